@@ -1,0 +1,29 @@
+# juicer-sandbox: a DJ-Sandbox config run as a Snakemake file graph.
+# Wiring only: configuration, schema validation, rule files and the target.
+#   snakemake --cores 2                                    # the default sandbox (config/config.yaml)
+#   snakemake --cores 2 --config sandbox=path/to/sandbox.yaml
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+validate(config, schema="config/schemas/config.schema.yaml")
+
+
+include: "rules/plan.smk"
+include: "rules/probe.smk"
+include: "rules/refine.smk"
+include: "rules/execute.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.summarize.output,

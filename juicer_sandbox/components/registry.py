@@ -1,0 +1,75 @@
+"""Component factories: ``extra_configs.type`` -> implementation, schema and output count.
+
+Each factory names the modules that hold its registries. A module provides a mapping of
+type name -> callable and ``SCHEMAS`` (type -> JSON schema of ``extra_configs``); it may
+provide ``OUTPUTS`` (type -> number of values the component returns, default 1).
+Modules are imported on first use, so a job only pays for the components it runs.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Factory:
+    name: str
+    sources: tuple[tuple[str, str], ...]  # (module, registry attribute)
+
+
+FACTORIES: dict[str, Factory] = {
+    f.name: f
+    for f in [
+        Factory("data_pool_manipulator", (("juicer_sandbox.components.pools", "MANIPULATORS"),)),
+        Factory("general_probe", (("juicer_sandbox.components.ranking", "PROBES"),)),
+        Factory("general_data_executor", (("juicer_sandbox.components.convert", "CONVERTERS"),)),
+        Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
+                                   ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"))),
+        Factory("model_train", (("juicer_sandbox.components.model_components", "TRAINERS"),)),
+        Factory("model_infer", (("juicer_sandbox.components.model_components", "INFERENCERS"),)),
+        Factory("model_evaluator", (("juicer_sandbox.components.model_components", "MODEL_EVALUATORS"),)),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Component:
+    factory: str
+    type: str
+    fn: Callable[..., Any]
+    schema: dict
+    n_outputs: int
+
+
+def _entries(factory: Factory):
+    for module_name, attr in factory.sources:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # a factory source not built yet
+            raise
+        registry = getattr(module, attr)
+        schemas = getattr(module, "SCHEMAS", {})
+        outputs = getattr(module, "OUTPUTS", {})
+        for type_name, fn in registry.items():
+            yield type_name, fn, schemas.get(type_name, {"type": "object"}), outputs.get(type_name, 1)
+
+
+def types_of(factory: str) -> list[str]:
+    return sorted(name for name, *_ in _entries(FACTORIES[factory]))
+
+
+def get_component(factory: str, type_name: Any, file: str | None = None, key: str | None = None) -> Component:
+    """Look up a component; an unknown or missing type lists the valid names."""
+    valid = {}
+    for name, fn, schema, n in _entries(FACTORIES[factory]):
+        valid.setdefault(name, Component(factory, name, fn, schema, n))
+    if type_name not in valid:
+        what = "is missing" if type_name is None else f"{type_name!r} is not a known {factory} type"
+        raise ConfigError(f"component type {what}; valid types: {', '.join(sorted(valid)) or '(none installed)'}",
+                          file=file, key=key)
+    return valid[type_name]

@@ -1,0 +1,99 @@
+"""Calls into Data-Juicer 1.6.1: computing per-sample stats and running a recipe.
+
+Each call writes the recipe to the job's own directory (never a shared temp name, so jobs
+running side by side cannot race) and turns off what a sandbox job does not need (cache,
+tracer, monitor), so only the ops' work is paid for.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+STATS = "__dj__stats__"
+# Settings a sandbox job always overrides: reproducible, no side files outside the job dir.
+_FIXED = {"use_cache": False, "open_tracer": False, "open_monitor": False, "use_checkpoint": False,
+          "op_fusion": False, "export_in_parallel": False}
+
+
+def init_cfg(recipe: dict, work_dir: Path, export_path: Path, np: int = 1):
+    """A Data-Juicer config Namespace from a recipe dict, with paths and workers set for this job."""
+    from data_juicer.config import init_configs
+
+    recipe = copy.deepcopy(recipe)
+    recipe.update(_FIXED)
+    recipe["export_path"] = str(export_path)
+    recipe["np"] = max(1, int(np))
+    recipe.setdefault("project_name", "juicer-sandbox")
+    recipe["work_dir"] = str(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / "dj_recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    return init_configs(["--config", str(path)], load_configs_only=True)
+
+
+def _stat_ops(cfg):
+    from data_juicer.ops import NON_STATS_FILTERS, TAGGING_OPS, Filter, load_ops
+
+    for op in load_ops(cfg.process):
+        if isinstance(op, Filter) and op._name not in NON_STATS_FILTERS.modules:
+            yield op, True
+        elif op._name in TAGGING_OPS.modules:
+            yield op, False
+
+
+def compute_stats(recipe: dict, work_dir: Path, out_path: Path, np: int = 1) -> int:
+    """Compute the stats of every filter op in the recipe; write the dataset with them. Returns rows."""
+    from ..io import write_jsonl
+    from data_juicer.core.data.dataset_builder import DatasetBuilder
+
+    cfg = init_cfg(recipe, work_dir, out_path, np)
+    dataset = DatasetBuilder(cfg, executor_type="default").load_dataset()
+    for op, is_filter in _stat_ops(cfg):
+        if is_filter:
+            original = op.process
+            op.process = None  # stats only: the Analyzer's trick, without its plots
+            dataset = dataset.process(op, work_dir=str(work_dir), open_monitor=False)
+            op.process = original
+        else:
+            dataset = dataset.process(op, work_dir=str(work_dir), open_monitor=False)
+    return write_jsonl(out_path, _rows(dataset))
+
+
+def run_recipe(recipe: dict, work_dir: Path, out_path: Path, np: int = 1) -> int:
+    """Process the dataset with Data-Juicer's DefaultExecutor; stats are kept in the output rows."""
+    from ..io import write_jsonl
+    from data_juicer.core.executor import DefaultExecutor
+
+    cfg = init_cfg(recipe, work_dir, work_dir / "dj_export" / out_path.name, np)
+    executor = DefaultExecutor(cfg)
+    dataset = executor.run(skip_export=True)
+    return write_jsonl(out_path, _rows(dataset))
+
+
+def _rows(dataset):
+    for row in dataset:
+        row = dict(row)
+        stats = row.get(STATS)
+        if isinstance(stats, str):  # DJ may store stats as a JSON string after some ops
+            import json
+
+            row[STATS] = json.loads(stats)
+        yield row
+
+
+def plot_analysis(dataset_path: Path, out_dir: Path) -> None:
+    """Data-Juicer's histogram/box/correlation plots of the stats (only when asked: they are slow)."""
+    from data_juicer.analysis import ColumnWiseAnalysis, CorrelationAnalysis, OverallAnalysis
+    from data_juicer.core.data import NestedDataset
+    from datasets import load_dataset
+
+    ds = NestedDataset(load_dataset("json", data_files=str(dataset_path), split="train"))
+    overall = OverallAnalysis(ds, str(out_dir)).analyze()
+    ColumnWiseAnalysis(ds, str(out_dir), overall_result=overall).analyze()
+    CorrelationAnalysis(ds, str(out_dir)).analyze()

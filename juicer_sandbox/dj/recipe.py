@@ -1,0 +1,67 @@
+"""Data-Juicer recipes as plain dicts: loading, op access and validation before any job runs."""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterator
+
+from ..errors import ConfigError
+from .catalog import load_catalog
+
+
+def iter_ops(recipe: dict) -> Iterator[tuple[int, str, dict]]:
+    """Yield (index, op_name, args) for each op in recipe['process']; arg-less ops give {}."""
+    for i, entry in enumerate(recipe.get("process") or []):
+        if isinstance(entry, str):
+            yield i, entry, {}
+        elif isinstance(entry, dict) and len(entry) == 1:
+            name, args = next(iter(entry.items()))
+            yield i, name, dict(args or {})
+        else:
+            raise ConfigError("each process entry must be `- op_name: {args}`", key=f"process[{i}]")
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+_NUMERIC = {"int": (int,), "float": (int, float), "PositiveInt": (int,), "PositiveFloat": (int, float),
+            "NonNegativeInt": (int,), "NonNegativeFloat": (int, float)}
+
+
+def validate_recipe(recipe: Any, file: str | None, prefix: str = "dj_configs") -> None:
+    """Check top-level keys, op names and op argument names/basic types against the installed DJ."""
+    if not isinstance(recipe, dict):
+        raise ConfigError("a Data-Juicer recipe must be a mapping", file=file, key=prefix)
+    catalog = load_catalog()
+    known_keys = set(catalog["config_keys"])
+    for key in recipe:
+        if key not in known_keys:
+            raise ConfigError(f"unknown Data-Juicer config key{_suggest(key, known_keys)}", file=file,
+                              key=f"{prefix}.{key}")
+    process = recipe.get("process")
+    if process is not None and not isinstance(process, list):
+        raise ConfigError("`process` must be a list of ops", file=file, key=f"{prefix}.process")
+    ops = catalog["ops"]
+    for i, name, args in _iter_ops_located(recipe, file, prefix):
+        where = f"{prefix}.process[{i}].{name}"
+        if name not in ops:
+            raise ConfigError(f"unknown Data-Juicer op{_suggest(name, ops)}", file=file, key=where)
+        spec = ops[name]
+        accepted = set(spec["params"]) | set(spec["base_kwargs"])
+        for arg, value in args.items():
+            if arg not in accepted:
+                raise ConfigError(f"op {name} has no argument {arg!r}{_suggest(arg, accepted)}", file=file,
+                                  key=f"{where}.{arg}")
+            ann = spec["params"].get(arg, {}).get("annotation", "")
+            types = _NUMERIC.get(ann)
+            if types and value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+                raise ConfigError(f"op {name} argument {arg} must be {ann}, got {value!r}", file=file,
+                                  key=f"{where}.{arg}")
+
+
+def _iter_ops_located(recipe, file, prefix):
+    try:
+        yield from iter_ops(recipe)
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, file=file, key=f"{prefix}.{exc.key}") from None

@@ -1,0 +1,69 @@
+"""Execution hooks: run a Data-Juicer recipe, manipulate data pools, convert formats."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ..io import write_json
+from .probe import dataset_stem
+from .runner import Result, Run
+
+log = logging.getLogger(__name__)
+
+
+def process_data(run: Run) -> Result:
+    """ProcessDataHook: Data-Juicer's DefaultExecutor on the recipe.
+
+    Stats already in the input (or computed by an earlier probe of the same raw dataset)
+    are reused; the output keeps its stats so later probes reuse them too.
+    """
+    from ..dj.engine import run_recipe
+    from ..dj.stats_reuse import prepare_dataset, write_provenance
+
+    original = run.dj or {}
+    recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
+    export_name = Path(original.get("export_path") or f"{dataset_stem(original.get('dataset_path', ''))}.jsonl").name
+    if not export_name.endswith(".jsonl"):
+        export_name = dataset_stem(export_name) + ".jsonl"
+    out = run.artifacts / export_name
+    n_in = _count_rows(recipe.get("dataset_path"))
+    n_out = run_recipe(recipe, run.scratch / "dj", out, np=run.threads)
+    write_provenance(out, recipe, inherited)
+    log.info("processed %s: %s -> %d samples", recipe.get("dataset_path"), n_in, n_out)
+    return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out,
+                                             "reused_stats_from": recipe.get("dataset_path")},
+                  exports={"dj_configs.export_path": str(out)})
+
+
+def _count_rows(path) -> int | None:
+    if not path or not os.path.isfile(str(path)):
+        return None
+    from ..io import iter_jsonl
+
+    try:
+        return sum(1 for _ in iter_jsonl(path))
+    except Exception:  # not jsonl (parquet, ...): unknown
+        return None
+
+
+def _component_job(run: Run, factory: str) -> Result:
+    """Run a component that writes under extra_configs.export_path (redirected into artifacts)."""
+    from ..components.registry import get_component
+
+    comp = get_component(factory, run.extra.get("type"))
+    cfg = {k: v for k, v in run.extra.items() if k != "type"}
+    cfg["export_path"] = str(run.artifacts / "export")
+    result = comp.fn(cfg)
+    write_json(run.artifacts / "result.json", result)
+    return Result(outputs=result, exports={"extra_configs.export_path": cfg["export_path"]})
+
+
+def manipulate_pools(run: Run) -> Result:
+    """DataPoolManipulationHook: the manipulator named by extra_configs.type."""
+    return _component_job(run, "data_pool_manipulator")
+
+
+def general_data_executor(run: Run) -> Result:
+    """GeneralDataExecutorHook: the converter named by extra_configs.type."""
+    return _component_job(run, "general_data_executor")

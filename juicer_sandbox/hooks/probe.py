@@ -1,0 +1,85 @@
+"""Probe hooks: Data-Juicer statistics of a dataset, and ranking of data pools."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..io import iter_jsonl, write_json, write_text
+from .runner import Result, Run
+
+log = logging.getLogger(__name__)
+DEFAULT_PERCENTILES = (0.25, 0.5, 0.75)
+
+
+def dataset_stem(path: str) -> str:
+    name = Path(str(path).split()[0]).name
+    for ext in (".gz", ".jsonl", ".json", ".parquet"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return name or "dataset"
+
+
+def overall_table(overall: dict) -> str:
+    """The overall distribution as a markdown table (one row per stat)."""
+    if not overall:
+        return "(no statistics)\n"
+    cols = list(next(iter(overall.values())).keys())
+    lines = ["| stat | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for stat, row in overall.items():
+        cells = [f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols]
+        lines.append(f"| {stat} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def probe_via_analyzer(run: Run) -> Result:
+    """Per-sample stats (the dataset with __dj__stats__) and the overall distribution.
+
+    Outputs: res_1 = the dataset with stats (so later jobs reuse them instead of recomputing).
+    Artifacts: <stem>.jsonl, <stem>_stats.jsonl (stats only), overall.json, overall.md,
+    analysis/*.png when ``extra_configs.plots`` is true.
+    """
+    from ..components.ksigma import describe_stats
+    from ..dj.engine import STATS, compute_stats, plot_analysis
+    from ..io import write_jsonl
+
+    from ..dj.stats_reuse import prepare_dataset, write_provenance
+
+    original = run.dj or {}
+    stem = dataset_stem(original.get("dataset_path", "dataset"))
+    recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
+    data_path = run.artifacts / f"{stem}.jsonl"
+    n = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads)
+    write_provenance(data_path, recipe, inherited)
+    stats_path = run.artifacts / f"{stem}_stats.jsonl"
+    stats = [row.get(STATS, {}) for row in iter_jsonl(data_path)]
+    write_jsonl(stats_path, ({STATS: s} for s in stats))
+    percentiles = tuple(sorted(set(DEFAULT_PERCENTILES) | set(recipe.get("percentiles") or [])))
+    overall = describe_stats(stats, percentiles=percentiles)
+    write_json(run.artifacts / "overall.json", overall)
+    write_text(run.artifacts / "overall.md", overall_table(overall))
+    if run.extra.get("plots"):
+        plot_analysis(data_path, run.artifacts / "analysis")
+    log.info("probed %d samples, %d stats", n, len(overall))
+    return Result(
+        outputs=str(data_path),
+        metrics={"num_samples": n, "overall": overall},
+        exports={"dj_configs.export_path": str(data_path if recipe.get("export_original_dataset") else stats_path)},
+        hidden={"__stats__": str(stats_path), "__overall__": str(run.artifacts / "overall.json")},
+        stats_sources={_abs(original.get("dataset_path", "")): str(data_path)} if original.get("dataset_path") else {},
+    )
+
+
+def _abs(path: str) -> str:
+    import os
+
+    return os.path.normpath(os.path.abspath(path))
+
+
+def general_probe(run: Run) -> Result:
+    """GeneralProbeHook: the component named by extra_configs.type (data_pool_ranking)."""
+    from ..components.registry import get_component
+
+    comp = get_component("general_probe", run.extra.get("type"))
+    ranked = comp.fn({k: v for k, v in run.extra.items() if k != "type"})
+    write_json(run.artifacts / "ranking.json", ranked)
+    return Result(outputs=ranked, metrics={"ranking": ranked})

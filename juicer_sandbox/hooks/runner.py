@@ -1,0 +1,257 @@
+"""Run one planned job: resolve its references, call the hook, publish, write the record.
+
+The context record (``context.json``) is written last and atomically, so a job that fails
+or is killed leaves no record, and Snakemake reruns it (it also removes the job's partial
+artifacts). Records are the file-graph equivalent of the original's in-memory
+``context_infos``.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import importlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config.refs import get_dotted, set_dotted, split_key
+from ..config.sandbox import load_yaml
+from ..errors import SandboxError
+from ..hooks.registry import HOOKS
+from ..io import atomic_path, read_json, replace_dir, write_json
+
+log = logging.getLogger("juicer_sandbox")
+
+
+@dataclass
+class Run:
+    """What a hook implementation receives."""
+
+    spec: dict  # the planned job (see Job.params)
+    dj: dict | None
+    extra: dict
+    artifacts: Path  # the job's own output directory (created empty)
+    scratch: Path  # kept across reruns of this job (e.g. training checkpoints)
+    threads: int = 1
+    seed: int = 42
+    upstream: dict = field(default_factory=dict)  # job id -> context record
+    stats_sources: dict = field(default_factory=dict)  # raw dataset (abs) -> copy with stats (see dj.stats_reuse)
+
+    @property
+    def job_id(self) -> str:
+        return self.spec["job"]
+
+
+@dataclass
+class Result:
+    """What a hook returns: values for its named outputs, metrics, and exported artifacts."""
+
+    outputs: Any  # a tuple gives several outputs; anything else is one
+    metrics: dict = field(default_factory=dict)
+    exports: dict = field(default_factory=dict)  # config key (e.g. 'dj_configs.export_path') -> artifact path
+    hidden: dict = field(default_factory=dict)  # extra values other jobs may read (e.g. '__stats__')
+    stats_sources: dict = field(default_factory=dict)
+
+
+def lookup(upstream: dict, ref: dict) -> Any:
+    record = upstream[ref["job"]]
+    value = record["outputs"][ref["output"]]
+    if ref["deeper"]:
+        value = get_dotted(value, ref["deeper"])
+    return value
+
+
+def _alias_map(upstream: dict) -> dict[str, str]:
+    """User export path (absolute) -> artifact path, from the upstream records."""
+    out = {}
+    for record in upstream.values():
+        out.update(record.get("published", {}))
+    return out
+
+
+def rewrite_paths(obj: Any, aliases: dict[str, str]) -> Any:
+    """Replace strings naming a published user path by the artifact path it came from."""
+    if not aliases:
+        return obj
+    if isinstance(obj, dict):
+        return {k: rewrite_paths(v, aliases) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [rewrite_paths(v, aliases) for v in obj]
+    if isinstance(obj, str) and obj:
+        a = os.path.normpath(os.path.abspath(os.path.expanduser(obj)))
+        for user, art in aliases.items():
+            if a == user:
+                return art
+            if a.startswith(user.rstrip(os.sep) + os.sep):
+                return os.path.join(art, os.path.relpath(a, user))
+    return obj
+
+
+def _load_config_value(value: Any, what: str) -> dict:
+    if isinstance(value, dict):
+        return copy.deepcopy(value)
+    if isinstance(value, str):
+        data = load_yaml(value, what=what)
+        if isinstance(data, dict):
+            return data
+    raise SandboxError(f"{what}: expected a mapping or a path to a YAML/JSON mapping, got {value!r}")
+
+
+def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
+    """Apply whole-config references, then key references, then `local` (local always wins)."""
+    aliases = _alias_map(upstream)
+    dj = copy.deepcopy(spec["dj_configs"])
+    extra = copy.deepcopy(spec["extra_configs"]) or {}
+    if spec.get("dj_from"):
+        dj = _load_config_value(rewrite_paths(spec["dj_from"], aliases), "dj_configs")
+    partial = []
+    for key, ref in spec["refs"].items():
+        root, rest = split_key(key)
+        value = lookup(upstream, ref)
+        if rest:
+            partial.append((root, rest, value))
+        elif root == "dj_configs":
+            dj = _load_config_value(rewrite_paths(value, aliases), "dj_configs")
+        else:
+            extra = _load_config_value(rewrite_paths(value, aliases), "extra_configs")
+    for key, value in list(spec["local"].items()):
+        root, rest = split_key(key)
+        partial.append((root, rest, copy.deepcopy(value)))
+    for root, rest, value in partial:
+        target = extra if root == "extra_configs" else dj
+        if target is None:
+            dj = target = {}
+        set_dotted(target, rest, value)
+    return rewrite_paths(dj, aliases), rewrite_paths(extra, aliases)
+
+
+def _published_ledger(work_dir: str, user_path: str) -> Path:
+    return Path(work_dir) / ".published" / (hashlib.sha1(user_path.encode()).hexdigest() + ".json")
+
+
+def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: dict) -> dict[str, str]:
+    """Copy exported artifacts to the user-given paths; refuse to overwrite files we did not write."""
+    from ..config.plan import export_target
+
+    published = {}
+    for key in exports:
+        # known at compile time, or only now (a recipe produced by another job names it)
+        user_path = spec["exports"].get(key) or export_target(spec["hook"], key, dj, extra)
+        if not user_path:
+            continue
+        src = Path(exports[key])
+        dst = os.path.normpath(os.path.abspath(user_path))
+        ledger = _published_ledger(work_dir, dst)
+        if os.path.exists(dst):
+            owner = read_json(ledger).get("job") if ledger.exists() else None
+            if owner != spec["job"]:
+                raise SandboxError(f"refusing to overwrite {user_path} ({key}): it exists and was not written by "
+                                   f"this job; move it away or choose another path")
+        if src.is_dir():
+            tmp = Path(dst).with_name(f".{Path(dst).name}.tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp)
+            replace_dir(tmp, dst)
+        else:
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
+        write_json(ledger, {"job": spec["job"], "path": dst})
+        published[dst] = str(src.resolve())
+    return published
+
+
+def normalise_outputs(value: Any, keys: list[str]) -> dict:
+    """Map a hook's return value onto its output names (as the original's output recording)."""
+    values = list(value) if isinstance(value, tuple) else [value]
+    if len(values) != len(keys):
+        raise SandboxError(f"hook returned {len(values)} value(s) but the job names {len(keys)} output(s)")
+    out = {}
+    for k, v in zip(keys, values):
+        if isinstance(v, list) and len(v) == 1:
+            v = v[0]  # as the original: a one-element list is recorded as the element
+        out[k] = v
+    return out
+
+
+def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir: str, threads: int = 1) -> dict:
+    start = time.time()
+    hook = HOOKS[spec["hook"]]
+    dj, extra = resolve_configs(spec, upstream)
+    if artifacts.exists():
+        shutil.rmtree(artifacts)
+    artifacts.mkdir(parents=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    sources = {}
+    for record in upstream.values():
+        sources.update(record.get("stats_sources", {}))
+    run = Run(spec, dj, extra, artifacts, scratch, threads=threads, seed=spec.get("seed", 42), upstream=upstream,
+              stats_sources=sources)
+    module, func = hook.impl.split(":")
+    result: Result = getattr(importlib.import_module(module), func)(run)
+    outputs = normalise_outputs(result.outputs, spec["output_keys"])
+    outputs.update(result.hidden)
+    published = publish(spec, result.exports, work_dir, dj, extra)
+    # the resolved configs are kept with the record: what exactly ran
+    write_json(artifacts / "resolved_config.json", {"dj_configs": dj, "extra_configs": extra})
+    return {
+        "job": spec["job"], "pipeline": spec["pipeline"], "meta_name": spec["meta_name"], "hook": spec["hook"],
+        "stage": spec["stage"], "status": "done", "output_keys": spec["output_keys"], "outputs": outputs,
+        "metrics": result.metrics, "published": published, "artifacts": str(artifacts),
+        "stats_sources": {**sources, **result.stats_sources},
+        "wall_s": round(time.time() - start, 3),
+    }
+
+
+@contextlib.contextmanager
+def _redirect_to(log_path: str):
+    """Send this process's stdout/stderr (including Data-Juicer's loguru and C libraries) to the job log."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "a", encoding="utf-8") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_snakemake_job(smk, hook_name: str) -> None:
+    """Entry point of every scripts/<hook>.py."""
+    spec = json.loads(smk.params.spec)
+    assert spec["hook"] == hook_name, (spec["hook"], hook_name)
+    upstream = {}
+    for path in smk.input.get("upstream", []) if hasattr(smk.input, "get") else smk.input.upstream:
+        record = read_json(path)
+        upstream[record["job"]] = record
+    context_path = Path(smk.output.context)
+    work_dir = spec["work_dir"]
+    scratch = Path(work_dir) / ".scratch" / spec["job"]
+    failure = None
+    with _redirect_to(smk.log[0]):
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                            stream=sys.stderr, force=True)
+        log.info("job %s (%s)", spec["job"], hook_name)
+        try:
+            record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads)
+        except SandboxError as exc:
+            log.error("%s", exc)
+            failure = exc
+    if failure is not None:
+        print(f"juicer-sandbox: job {spec['job']} failed: {failure}", file=sys.stderr)
+        raise SystemExit(1)
+    write_json(context_path, record)

@@ -1,0 +1,37 @@
+# Compile the DJ-Sandbox config into the job plan (validation happens here, before any job
+# runs) and provide the input/param functions every hook rule shares.
+from juicer_sandbox.config.plan import compile_plan, dumps_params
+from juicer_sandbox.snakemake_glue import fail_on_user_error, rule_resources
+
+PLAN = fail_on_user_error(compile_plan, config["sandbox"])
+WORK_DIR = PLAN.work_dir
+
+
+def job_inputs(wildcards):
+    job = PLAN.jobs[wildcards.job]
+    return {
+        "upstream": [PLAN.context_path(dep) for dep in job.deps],
+        "files": job.file_inputs,
+    }
+
+
+def job_params(wildcards):
+    return dumps_params(PLAN.jobs[wildcards.job])
+
+
+def job_resource(name):
+    return lambda wildcards: rule_resources(config, PLAN.jobs[wildcards.job])[name]
+
+
+def job_threads(wildcards):
+    return rule_resources(config, PLAN.jobs[wildcards.job])["threads"]
+
+
+def hook_output(kind):
+    """Where every hook job writes: its context record, its artifacts, its log and benchmark."""
+    return {
+        "context": f"{WORK_DIR}/{{job}}/context.json",
+        "artifacts": f"{WORK_DIR}/{{job}}/artifacts",
+        "log": f"{WORK_DIR}/logs/{{job}}.log",
+        "benchmark": f"{WORK_DIR}/benchmarks/{{job}}.tsv",
+    }[kind]

@@ -1,0 +1,44 @@
+# Probe hooks: look at data (Data-Juicer statistics) or rank data pools.
+
+
+rule probe_via_analyzer:
+    """ProbeViaAnalyzerHook: per-sample stats + overall distribution of a dataset."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    benchmark:
+        hook_output("benchmark")
+    wildcard_constraints:
+        job=PLAN.job_regex("probe_via_analyzer"),
+    threads: job_threads
+    resources:
+        mem_mb=job_resource("mem_mb"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/probe_via_analyzer.py"
+
+
+rule general_probe:
+    """GeneralProbeHook: rank data pools by their metrics."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    wildcard_constraints:
+        job=PLAN.job_regex("general_probe"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/general_probe.py"

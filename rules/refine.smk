@@ -1,0 +1,20 @@
+# Refine hooks: write a new Data-Juicer recipe from probe results.
+
+
+rule refine_via_ksigma:
+    """RefineRecipeViaKSigmaHook: op thresholds at mean +/- k*std of the probed stats."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    wildcard_constraints:
+        job=PLAN.job_regex("refine_via_ksigma"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/refine_via_ksigma.py"
