@@ -48,10 +48,12 @@ import gzip
 import hashlib
 import json
 import os
+import platform
 import random
 import re
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from html.parser import HTMLParser
 
@@ -372,25 +374,27 @@ def split_sentences(text):
     return [s.strip() for s in _SENT_SPLIT.split(text) if s.strip()]
 
 
-def english_stop_frac(text):
+def lang_stats(text):
+    """(share of words that are English stopwords, number of words,
+    share of letters that are non-ASCII)."""
     words = _WORD.findall(text.lower())
     if not words:
-        return 0.0, 0
-    return sum(w in EN_STOP for w in words) / len(words), len(words)
+        return 0.0, 0, 0.0
+    letters = "".join(words)
+    non_ascii = len(letters) - len(letters.encode("ascii", "ignore"))
+    return sum(w in EN_STOP for w in words) / len(words), len(words), non_ascii / len(letters)
 
 
-def non_ascii_letter_frac(text):
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum(ord(c) > 127 for c in letters) / len(letters)
+def english_stop_frac(text):
+    frac, n, _ = lang_stats(text)
+    return frac, n
 
 
 def looks_english(text):
     """Heuristic used only to keep labels honest (drop English text from the
     non-English pool and foreign text from the clean pool)."""
-    frac, n = english_stop_frac(text)
-    if non_ascii_letter_frac(text) > 0.3:
+    frac, n, non_ascii = lang_stats(text)
+    if non_ascii > 0.3:
         return False
     if n >= 5:
         return frac >= 0.18
@@ -398,8 +402,8 @@ def looks_english(text):
 
 
 def clearly_foreign(text):
-    frac, n = english_stop_frac(text)
-    return non_ascii_letter_frac(text) > 0.3 or (n >= 8 and frac < 0.05)
+    frac, n, non_ascii = lang_stats(text)
+    return non_ascii > 0.3 or (n >= 8 and frac < 0.05)
 
 
 def is_prose(para):
@@ -1021,6 +1025,8 @@ def build(args, log=lambda m: print(m, file=sys.stderr)):
                  "max_raw_chars": args.max_raw_chars, "limit_pages": args.limit_pages},
         "rebuild": rebuild_command(args),
         "packages": {k: versions[k] for k in sorted(versions)},
+        # html.parser and zlib can change extraction / compressed bytes
+        "toolchain": {"python": platform.python_version(), "zlib": zlib.ZLIB_RUNTIME_VERSION},
         "held_out": pools.held,
         "raw": summarize(rows),
         "val": summarize(val_rows),
@@ -1086,12 +1092,14 @@ def attribution(stats, pools):
         stats["rebuild"],
         "```",
         "",
-        "Output is byte-identical for the same arguments and the same package versions:",
+        "Output is byte-identical for the same arguments, the same package versions and the "
+        "same Python/zlib:",
         "",
         "| package | version |",
         "| --- | --- |",
     ]
     lines += [f"| {k} | {v} |" for k, v in stats["packages"].items()]
+    lines += ["", "built with Python {python} (html.parser) and zlib {zlib}.".format(**stats["toolchain"])]
     lines += ["", "## Sources and licences (as stated in `/usr/share/doc/<package>/copyright`)", "",
               "| package | used for | licence |", "| --- | --- | --- |"]
     lines += [f"| {p.format(**fmt)} | {u} | {lic.format(**fmt)} |" for p, u, lic in LICENCES]
