@@ -291,7 +291,9 @@ class _Compiler:
         runtime_keys = {split_key(k)[1].split(".")[0] for k in job.cfg.input if k.startswith("extra_configs.")}
         checked = {k: v for k, v in job.extra.items() if k not in runtime_keys}
         schema = dict(comp.schema)
-        schema["required"] = [k for k in schema.get("required", []) if k not in runtime_keys]
+        # export_path is optional here: results always go to the job's artifacts, and are
+        # copied to export_path only when one is given
+        schema["required"] = [k for k in schema.get("required", []) if k not in runtime_keys and k != "export_path"]
         validate(checked, schema, file=job.cfg.file, prefix=f"{job.cfg.where}.extra_configs")
         job.extra.update({k: v for k, v in checked.items() if k not in job.extra})
         job._n_outputs = comp.n_outputs  # type: ignore[attr-defined]
