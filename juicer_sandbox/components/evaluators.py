@@ -60,12 +60,27 @@ def _schema(kind: str, key_word: str) -> dict:
             },
             f"predicted_{key_word}_key": {**_KEY, "description": "dotted key of the prediction"},
             f"ground_truth_{key_word}_key": {**_KEY, "description": "dotted key of the truth"},
+            "export_path": {"type": ["string", "null"],
+                            "description": "accepted for uniformity with other components (the hook sets it); unused"},
+            "seed": {"type": ["integer", "null"], "description": "accepted for uniformity; unused (deterministic)"},
         },
     }
 
 
 #: JSON schemas of the evaluators' configs (``extra_configs``), by type name.
 SCHEMAS: dict[str, dict] = {"mse": _schema("mse", "value"), "accuracy": _schema("accuracy", "label")}
+
+#: number of values each evaluator returns: ``(per_file, best)``
+OUTPUTS: dict[str, int] = {"mse": 2, "accuracy": 2}
+
+
+def _unknown_key_message(key: str, allowed) -> str:
+    import difflib
+
+    hint = difflib.get_close_matches(str(key), list(allowed), n=1)
+    if hint:
+        return f"unknown key (did you mean '{hint[0]}'?)"
+    return f"unknown key; allowed keys: {', '.join(sorted(allowed))}"
 
 
 def validate_config(kind: str, cfg: Mapping[str, Any] | None) -> dict:
@@ -88,7 +103,7 @@ def validate_config(kind: str, cfg: Mapping[str, Any] | None) -> dict:
         msg = err.message
         if err.validator == "additionalProperties":
             extra = sorted(k for k in err.instance if k not in schema["properties"])
-            key, msg = extra[0], f"unknown key (allowed: {', '.join(sorted(schema['properties']))})"
+            key, msg = extra[0], _unknown_key_message(extra[0], schema["properties"])
         elif err.validator == "required":
             missing = [k for k in schema["required"] if k not in out]
             key, msg = (missing[0] if missing else key), "required key is missing"
@@ -230,5 +245,5 @@ def run_data_evaluator(kind: str, cfg: Mapping[str, Any]) -> tuple[list[dict], f
     return fn(cfg)
 
 
-__all__ = ["DATA_EVALUATORS", "SCHEMAS", "BETTER", "mse", "accuracy", "run_data_evaluator", "validate_config",
-           "get_dotted"]
+__all__ = ["DATA_EVALUATORS", "SCHEMAS", "OUTPUTS", "BETTER", "mse", "accuracy", "run_data_evaluator",
+           "validate_config", "get_dotted"]

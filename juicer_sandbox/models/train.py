@@ -23,7 +23,6 @@ Torch and transformers are imported lazily, so importing ``TRAINER_SCHEMA`` is c
 from __future__ import annotations
 
 import copy
-import glob
 import hashlib
 import json
 import logging
@@ -90,7 +89,8 @@ TRAINER_SCHEMA: dict[str, Any] = {
         "keep_checkpoints": {**_POS_INT, "default": 2, "description": "newest checkpoints kept"},
         "log_every": {**_POS_INT, "default": 10, "description": "steps between plain progress lines"},
         "deepspeed": {"type": ["object", "string", "null"], "default": None,
-                      "description": "DeepSpeed config (dict or JSON path); used only with CUDA and deepspeed installed"},
+                      "description": "DeepSpeed config (dict or JSON path); "
+                                     "used only with CUDA and deepspeed installed, else ignored with a warning"},
     },
 }
 
@@ -105,8 +105,13 @@ def _schema_error_key(err) -> tuple[str, str]:
         allowed = set(err.schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in allowed)
         if extra:
+            import difflib
+
             key = f"{path}.{extra[0]}" if path else extra[0]
-            return key, f"unknown key (allowed: {', '.join(sorted(allowed))})"
+            hint = difflib.get_close_matches(extra[0], sorted(allowed), n=1)
+            if hint:
+                return key, f"unknown key (did you mean '{hint[0]}'?)"
+            return key, f"unknown key; allowed keys: {', '.join(sorted(allowed))}"
     return path or "<root>", err.message
 
 
@@ -505,6 +510,7 @@ def train_lm(
     run_steps = 0
     seconds_before = train_seconds  # loop time of earlier (interrupted) runs
     t_loop = time.perf_counter()
+    cpu_loop = time.process_time()
     for step in range(start_step, steps):
         w = torch.from_numpy(sample_batch(stream, np_rng, bs, ctx)).to(device, non_blocking=True)
         x, y = w[:, :-1], w[:, 1:]
@@ -541,6 +547,7 @@ def train_lm(
             train_seconds = seconds_before + (time.perf_counter() - t_loop)
             save_ckpt(done)
     loop_seconds = time.perf_counter() - t_loop
+    loop_cpu_seconds = time.process_time() - cpu_loop
     if run_steps:
         train_seconds = seconds_before + loop_seconds
     if bar is not None:
@@ -573,6 +580,9 @@ def train_lm(
         "tokens_per_second": round(tokens / train_seconds, 1) if train_seconds > 0 else None,
         "tokens_per_second_this_run": (
             round(run_steps * tokens_per_step / loop_seconds, 1) if run_steps and loop_seconds > 0 else None
+        ),
+        "tokens_per_cpu_second_this_run": (
+            round(run_steps * tokens_per_step / loop_cpu_seconds, 1) if run_steps and loop_cpu_seconds > 0 else None
         ),
         "wall_seconds": round(time.perf_counter() - t_wall0, 3),
         "tokenize_seconds": round(tokenize_seconds, 3),

@@ -9,6 +9,7 @@ import pytest
 from juicer_sandbox.components.evaluators import (
     BETTER,
     DATA_EVALUATORS,
+    OUTPUTS,
     SCHEMAS,
     accuracy,
     mse,
@@ -20,7 +21,8 @@ from juicer_sandbox.io import write_jsonl
 
 
 def test_registry_and_schemas():
-    assert set(DATA_EVALUATORS) == set(SCHEMAS) == set(BETTER) == {"mse", "accuracy"}
+    assert set(DATA_EVALUATORS) == set(SCHEMAS) == set(BETTER) == set(OUTPUTS) == {"mse", "accuracy"}
+    assert OUTPUTS == {"mse": 2, "accuracy": 2}  # (per_file, best)
     assert BETTER == {"mse": "min", "accuracy": "max"}
     for s in SCHEMAS.values():
         assert s["additionalProperties"] is False
@@ -100,6 +102,10 @@ def test_config_errors_name_the_key(tmp_path):
             mse(cfg)
         assert ei.value.key == key, (cfg, str(ei.value))
     assert validate_config("mse", base)["ground_truth_dataset_path"] is None
+    # keys every hook adds are accepted (and unused)
+    assert mse({**base, "export_path": str(tmp_path / "art"), "seed": 3})[1] == 0.0
+    with pytest.raises(ComponentConfigError, match="did you mean 'predicted_value_key'"):
+        mse({**base, "predicted_valu_key": "v"})
     with pytest.raises(ComponentConfigError) as ei:
         run_data_evaluator("bleu", base)
     assert ei.value.key == "type"
