@@ -167,8 +167,9 @@ class _Compiler:
 
             file = cfg.file if not isinstance(cfg.dj_configs, str) else resolve_path(cfg.dj_configs,
                                                                                     os.path.dirname(cfg.file))
-            validate_recipe(job.dj, file=file, prefix=f"{cfg.where}.dj_configs" if file == cfg.file else "")
-            check_assets(job.dj, file=file)
+            prefix = f"{cfg.where}.dj_configs" if file == cfg.file else ""
+            validate_recipe(job.dj, file=file, prefix=prefix)
+            check_assets(job.dj, file=file, prefix=prefix)
         self._register_exports(job)
         self.jobs[job_id] = job
         if cfg.meta_name:
@@ -203,7 +204,10 @@ class _Compiler:
                 continue  # applied at run time, after the recipe arrives
             if not rest:
                 raise self.err(job.cfg, f"local.{key}", "local cannot replace a whole config")
-            set_dotted(target, rest, copy.deepcopy(value))
+            try:
+                set_dotted(target, rest, copy.deepcopy(value))
+            except (KeyError, IndexError, TypeError) as exc:
+                raise self.err(job.cfg, f"local.{key}", f"cannot set this key in {root} ({exc!r})") from None
 
     # -- references ---------------------------------------------------------------------------
     def _resolve_refs(self, job: Job) -> None:

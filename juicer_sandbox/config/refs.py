@@ -33,6 +33,8 @@ class Ref:
 
 def parse_ref(text: str) -> Ref:
     parts = str(text).strip().split(".")
+    if any(p == "" for p in parts[1:]):
+        raise ValueError(f"reference {text!r} has an empty part (two dots in a row, or a trailing dot)")
     if parts[0] == "-1":
         if len(parts) < 2 or not parts[1]:
             raise ValueError(f"reference {text!r}: '-1' must be followed by an output key, e.g. '-1.res_1'")
@@ -64,7 +66,10 @@ def get_dotted(obj: Any, path: str | tuple[str, ...] | list[str]) -> Any:
                 raise KeyError(".".join(parts[: i + 1]))
             cur = cur[parts[i]]
         elif isinstance(cur, list) and parts[i].lstrip("-").isdigit():
-            cur = cur[int(parts[i])]
+            try:
+                cur = cur[int(parts[i])]
+            except IndexError:
+                raise KeyError(".".join(parts[: i + 1])) from None
         else:
             raise KeyError(".".join(parts[: i + 1]))
         i += 1

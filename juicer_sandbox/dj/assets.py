@@ -58,10 +58,10 @@ def required_assets(op: str, args: dict) -> list[tuple[str, str, str]]:
     return need
 
 
-def check_assets(recipe: dict, file: str | None) -> None:
+def check_assets(recipe: dict, file: str | None, prefix: str = "") -> None:
     for i, op, args in iter_ops(recipe):
         for kind, name, hint in required_assets(op, args):
-            where = f"process[{i}].{op}"
+            where = f"{prefix}.process[{i}].{op}" if prefix else f"process[{i}].{op}"
             if kind == "model" and not _have_model(name):
                 raise ConfigError(
                     f"needs the {hint} '{name}', which is not in {' or '.join(_model_dirs())} and cannot be "

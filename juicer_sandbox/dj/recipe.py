@@ -20,6 +20,10 @@ def iter_ops(recipe: dict) -> Iterator[tuple[int, str, dict]]:
             raise ConfigError("each process entry must be `- op_name: {args}`", key=f"process[{i}]")
 
 
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
 def _suggest(word: str, choices) -> str:
     close = difflib.get_close_matches(word, list(choices), n=3)
     return f" (did you mean {', '.join(close)}?)" if close else ""
@@ -38,13 +42,13 @@ def validate_recipe(recipe: Any, file: str | None, prefix: str = "dj_configs") -
     for key in recipe:
         if key not in known_keys:
             raise ConfigError(f"unknown Data-Juicer config key{_suggest(key, known_keys)}", file=file,
-                              key=f"{prefix}.{key}")
+                              key=_join(prefix, key))
     process = recipe.get("process")
     if process is not None and not isinstance(process, list):
-        raise ConfigError("`process` must be a list of ops", file=file, key=f"{prefix}.process")
+        raise ConfigError("`process` must be a list of ops", file=file, key=_join(prefix, "process"))
     ops = catalog["ops"]
     for i, name, args in _iter_ops_located(recipe, file, prefix):
-        where = f"{prefix}.process[{i}].{name}"
+        where = _join(prefix, f"process[{i}].{name}")
         if name not in ops:
             raise ConfigError(f"unknown Data-Juicer op{_suggest(name, ops)}", file=file, key=where)
         spec = ops[name]
@@ -64,4 +68,4 @@ def _iter_ops_located(recipe, file, prefix):
     try:
         yield from iter_ops(recipe)
     except ConfigError as exc:
-        raise ConfigError(exc.detail, file=file, key=f"{prefix}.{exc.key}") from None
+        raise ConfigError(exc.detail, file=file, key=_join(prefix, exc.key)) from None

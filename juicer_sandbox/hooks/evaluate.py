@@ -10,8 +10,11 @@ def evaluate_data(run: Run) -> Result:
 
     comp = get_component("data_evaluator", run.extra.get("type"))
     cfg = {k: v for k, v in run.extra.items() if k != "type"}
-    cfg.setdefault("export_path", str(run.artifacts))
-    cfg.setdefault("seed", run.seed)
+    accepted = (comp.schema.get("properties") or {}).keys()
+    # offer a place to write and the sandbox seed to components that take them
+    for key, value in (("export_path", str(run.artifacts)), ("seed", run.seed)):
+        if key in accepted:
+            cfg.setdefault(key, value)
     result = comp.fn(cfg)
     write_json(run.artifacts / "result.json", result)
     values = list(result) if isinstance(result, tuple) else [result]

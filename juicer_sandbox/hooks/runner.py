@@ -64,8 +64,12 @@ def lookup(upstream: dict, ref: dict) -> Any:
     record = upstream[ref["job"]]
     value = record["outputs"][ref["output"]]
     if ref["deeper"]:
-        value = get_dotted(value, ref["deeper"])
-    return value
+        try:
+            value = get_dotted(value, ref["deeper"])
+        except (KeyError, TypeError) as exc:
+            raise SandboxError(f"output {ref['output']} of job {ref['job']} has no part "
+                               f"{'.'.join(ref['deeper'])} ({exc!r})") from None
+    return copy.deepcopy(value)
 
 
 def _alias_map(upstream: dict) -> dict[str, str]:
@@ -128,7 +132,10 @@ def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
         target = extra if root == "extra_configs" else dj
         if target is None:
             dj = target = {}
-        set_dotted(target, rest, value)
+        try:
+            set_dotted(target, rest, value)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise SandboxError(f"cannot set {root}.{rest} ({exc!r})") from None
     return rewrite_paths(dj, aliases), rewrite_paths(extra, aliases)
 
 

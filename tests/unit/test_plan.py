@@ -205,10 +205,6 @@ def test_default_output_names(here):
     assert plan.jobs["anonymous/00_probe_a"].output_keys == ["res_1"]
 
 
-@pytest.mark.xfail(strict=True, reason="components/evaluators.py has no OUTPUTS, so the registry gives the "
-                                       "accuracy/mse evaluators 1 output, but they return a 2-tuple "
-                                       "(per_file, best): the plan names 1 output and the job then fails in "
-                                       "normalise_outputs ('hook returned 2 value(s) but the job names 1')")
 def test_default_output_names_match_what_the_evaluator_returns(here):
     (here / "data" / "pred.jsonl").write_text('{"p": 1, "g": 1}\n{"p": 2, "g": 3}\n')
     extra = {"type": "accuracy", "predicted_dataset_path": "data/pred.jsonl",
@@ -347,9 +343,6 @@ def test_local_cannot_replace_a_whole_config(here):
     assert err.key == "probe_job_configs[0].local.dj_configs"
 
 
-@pytest.mark.xfail(strict=True, reason="plan.py:206 (_apply_local) calls set_dotted without catching its "
-                                       "KeyError/IndexError, so a `local` key that cannot be set escapes as a "
-                                       "raw KeyError('np.x') / IndexError traceback instead of a ConfigError")
 @pytest.mark.parametrize("key", ["dj_configs.np.x", "dj_configs.process.3.x"])
 def test_local_key_that_cannot_be_set_is_a_config_error(here, key):
     err = plan_error(here, {"probe_job_configs": [probe("a", dj_configs=recipe(np=1), local={key: 1})]})
@@ -445,9 +438,6 @@ def test_malformed_process_entry_names_the_key_path(here):
     assert err.key == "probe_job_configs[0].dj_configs.process[0]"
 
 
-@pytest.mark.xfail(strict=True, reason="plan.py:170 passes prefix='' for a recipe loaded from a file and "
-                                       "recipe.validate_recipe builds key=f'{prefix}.{key}', so the key path "
-                                       "starts with a dot ('.npp', '.process[0].x')")
 def test_dj_error_in_a_recipe_file_has_a_clean_key_path(here):
     write(here / "r.yaml", recipe(npp=2))
     err = plan_error(here, {"probe_job_configs": [probe("a", dj_configs="r.yaml")]})
@@ -476,10 +466,6 @@ def test_stopwords_filter_without_a_local_list_is_an_asset_error(here, monkeypat
     assert "stopwords" in str(err) and "stopwords_dir" in str(err) and str(here / "empty_assets") in str(err)
 
 
-@pytest.mark.xfail(strict=True, reason="plan.py:171 calls check_assets(job.dj, file=file) without the job's key "
-                                       "prefix (assets.py:131 builds 'process[i].op'), so for an inline recipe the "
-                                       "key does not locate the op in the sandbox file, unlike validate_recipe's "
-                                       "'<job>.dj_configs.process[i].op'")
 def test_asset_error_in_an_inline_recipe_names_the_full_key_path(here, monkeypatch):
     (here / "empty_assets").mkdir()
     monkeypatch.setenv("DATA_JUICER_ASSETS_CACHE", str(here / "empty_assets"))

@@ -318,10 +318,6 @@ def test_summary_hides_internal_outputs_and_compares_probes():
 # --------------------------------------------------------------------------- a hook on the runner
 
 
-@pytest.mark.xfail(strict=True, reason="hooks/evaluate.py:13-14 adds export_path and seed to the evaluator "
-                                       "config, but the accuracy/mse schemas (components/evaluators.py) forbid "
-                                       "extra keys: every EvaluateDataHook job fails with "
-                                       "'export_path: unknown key'")
 def test_evaluate_data_hook_runs_the_accuracy_evaluator(here):
     from juicer_sandbox.hooks.evaluate import evaluate_data
 
