@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import os
 import shutil
@@ -63,13 +64,15 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict], ensure_ascii: boo
     """Write rows as JSON lines atomically (gzip if the name ends in .gz). Returns the row count."""
     n = 0
     with atomic_path(path) as tmp:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        kwargs = {"mtime": 0} if opener is gzip.open else {}
-        with opener(tmp, "wt", encoding="utf-8", **kwargs) as fh:  # type: ignore[call-arg]
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=ensure_ascii))
-                fh.write("\n")
-                n += 1
+        with open(tmp, "wb") as raw:
+            # mtime=0 and no file name in the gzip header: the same rows give the same bytes
+            binary = gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) if str(path).endswith(".gz") \
+                else raw
+            with io.TextIOWrapper(binary, encoding="utf-8") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=ensure_ascii))
+                    fh.write("\n")
+                    n += 1
     return n
 
 

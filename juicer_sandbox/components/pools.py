@@ -388,6 +388,11 @@ def downsample_pools(cfg: dict) -> list[str]:
         raise ComponentConfigError(f"conflicts with shuffle_seed ({seed}); give only one of them", key="seed")
     seed = seed if seed is not None else alias if alias is not None else DEFAULT_SEED
 
+    like = cfg.get("target_like")
+    if like is not None:
+        if target is not None:
+            raise ComponentConfigError("give target_num_samples or target_like, not both", key="target_like")
+        target = len(read_rows(like))  # e.g. a random arm the size of the refined pool
     pools = [read_rows(p) for p in paths]
     if target is None:
         target = min(len(rows) for rows in pools)
@@ -561,6 +566,10 @@ SCHEMAS: dict[str, dict] = {
                 "minimum": 1,
                 "default": None,
                 "description": "default: the smallest pool's size",
+            },
+            "target_like": {
+                "type": ["string", "null"],
+                "description": "a dataset whose row count is the target (e.g. a random arm the size of a refined pool)",
             },
             # no "default" here: a filled-in default would clash with the `seed` alias (42 is applied at run time)
             "shuffle_seed": {"type": "integer", "minimum": 0, "description": "default 42"},

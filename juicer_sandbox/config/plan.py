@@ -27,7 +27,7 @@ from .sandbox import STAGES, JobConfig, SandboxConfig, load_sandbox, load_yaml, 
 PATH_KEYS = {
     "dataset_path", "dataset_path_1", "dataset_path_2", "predicted_dataset_path", "ground_truth_dataset_path",
     "train_dataset", "eval_dataset", "valid_path", "val_path", "validation_path", "reference_path",
-    "model_name_or_path", "tokenizer_path", "stopwords_dir", "flagged_words_dir",
+    "model_name_or_path", "tokenizer_path", "stopwords_dir", "flagged_words_dir", "target_like", "model_path",
 }
 STAGE_SHORT = {s: s.split("_")[0] for s in STAGES}
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
