@@ -31,8 +31,39 @@ def probe_comparison(before: dict, after: dict) -> list[str]:
     return lines + [""]
 
 
+def model_comparison(records: list[dict]) -> list[str]:
+    """Markdown table of model evaluations grouped by arm: mean ± std (n) over seeds."""
+    import statistics
+
+    arms: dict[str, list[dict]] = {}
+    for r in records:
+        m = r.get("metrics") or {}
+        if r["hook"] == "EvaluateModelHook" and "loss" in m:
+            arms.setdefault(str(m.get("arm") or r["meta_name"]), []).append(m)
+    if not arms:
+        return []
+    lines = ["## Models trained on each data arm", "",
+             "Validation on held-out clean text; lower is better. mean ± std (n seeds).", "",
+             "| arm | loss (nats/token) | perplexity | bits per byte | n |", "|---|---|---|---|---|"]
+
+    def cell(values):
+        mean = statistics.fmean(values)
+        return f"{mean:.4f} ± {statistics.stdev(values):.4f}" if len(values) > 1 else f"{mean:.4f}"
+
+    for arm, ms in sorted(arms.items(), key=lambda kv: statistics.fmean(m["loss"] for m in kv[1])):
+        lines.append(f"| {arm} | {cell([m['loss'] for m in ms])} | {cell([m['perplexity'] for m in ms])} | "
+                     f"{cell([m['bits_per_byte'] for m in ms])} | {len(ms)} |")
+    return lines + [""]
+
+
+# The metrics worth a glance in the job table (all metrics are in summary.json).
+_HEADLINE = ("num_samples", "samples_in", "samples_out", "bounds_set", "k", "tokens", "tokens_per_second",
+             "final_train_loss", "loss", "perplexity", "bits_per_byte", "threshold", "res_1", "res_2")
+
+
 def _scalar_metrics(metrics: dict) -> str:
-    parts = [f"{k}={_fmt(v)}" for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    parts = [f"{k}={_fmt(metrics[k])}" for k in _HEADLINE
+             if isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)]
     return ", ".join(parts)
 
 
@@ -47,6 +78,7 @@ def build_summary(records: list[dict], sandbox_path: str, work_dir: str) -> tupl
     for j in jobs:
         md.append(f"| {j['job']} | {j['hook']} | {_fmt(j['wall_s'])} | {_scalar_metrics(j['metrics'] or {})} |")
     md.append("")
+    md += model_comparison(records)
     probes = [r for r in records if r["hook"] == "ProbeViaAnalyzerHook"]
     if len(probes) > 1:
         md += ["## Data before and after processing", ""]

@@ -21,3 +21,27 @@ rule evaluate_data:
         "../envs/data.yaml"
     script:
         "../scripts/evaluate_data.py"
+
+
+rule evaluate_model:
+    """EvaluateModelHook: validation loss, perplexity and bits per byte of a trained model."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    benchmark:
+        hook_output("benchmark")
+    wildcard_constraints:
+        job=PLAN.job_regex("evaluate_model"),
+    threads: job_threads
+    resources:
+        mem_mb=job_resource("mem_mb"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/evaluate_model.py"

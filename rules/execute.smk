@@ -63,3 +63,54 @@ rule general_data_executor:
         "../envs/data.yaml"
     script:
         "../scripts/general_data_executor.py"
+
+
+rule train_model:
+    """TrainModelHook: a tiny causal LM with a fixed token budget, or a shared BPE tokenizer.
+    Checkpoints live outside the job's outputs, so a killed job resumes when rerun."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    benchmark:
+        hook_output("benchmark")
+    wildcard_constraints:
+        job=PLAN.job_regex("train_model"),
+    threads: job_threads
+    resources:
+        mem_mb=job_resource("mem_mb"),
+        gpu=job_resource("gpus"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_model.py"
+
+
+rule infer_model:
+    """InferModelHook: generation over a dataset, from a local model or an OpenAI-compatible API."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    benchmark:
+        hook_output("benchmark")
+    wildcard_constraints:
+        job=PLAN.job_regex("infer_model"),
+    threads: job_threads
+    resources:
+        mem_mb=job_resource("mem_mb"),
+        gpu=job_resource("gpus"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/infer_model.py"

@@ -42,3 +42,27 @@ rule general_probe:
         "../envs/data.yaml"
     script:
         "../scripts/general_probe.py"
+
+
+rule probe_via_model_infer:
+    """ProbeViaModelInferHook: per-sample model loss written as a stat."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    benchmark:
+        hook_output("benchmark")
+    wildcard_constraints:
+        job=PLAN.job_regex("probe_via_model_infer"),
+    threads: job_threads
+    resources:
+        mem_mb=job_resource("mem_mb"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/probe_via_model_infer.py"

@@ -18,3 +18,22 @@ rule refine_via_ksigma:
         "../envs/data.yaml"
     script:
         "../scripts/refine_via_ksigma.py"
+
+
+rule refine_via_model_feedback:
+    """RefineRecipeViaModelFeedbackHook: a recipe from per-sample model loss or from ranked pools."""
+    input:
+        unpack(job_inputs),
+    output:
+        context=hook_output("context"),
+        artifacts=directory(hook_output("artifacts")),
+    params:
+        spec=job_params,
+    log:
+        hook_output("log"),
+    wildcard_constraints:
+        job=PLAN.job_regex("refine_via_model_feedback"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/refine_via_model_feedback.py"

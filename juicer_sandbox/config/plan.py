@@ -22,12 +22,14 @@ from ..errors import ConfigError
 from ..hooks.registry import HOOKS, HookSpec
 from .refs import get_dotted, parse_ref, set_dotted, split_key
 from .sandbox import STAGES, JobConfig, SandboxConfig, load_sandbox, load_yaml, resolve_path
+from .schema import load_schema, validate
 
 # Keys whose string values must name an existing file/dir (or one a job produces).
 PATH_KEYS = {
     "dataset_path", "dataset_path_1", "dataset_path_2", "predicted_dataset_path", "ground_truth_dataset_path",
     "train_dataset", "eval_dataset", "valid_path", "val_path", "validation_path", "reference_path",
     "model_name_or_path", "tokenizer_path", "stopwords_dir", "flagged_words_dir", "target_like", "model_path",
+    "before_path", "after_path", "negative_path",
 }
 STAGE_SHORT = {s: s.split("_")[0] for s in STAGES}
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -286,9 +288,14 @@ class _Compiler:
     # -- components and outputs -----------------------------------------------------------------
     def _check_component(self, job: Job) -> None:
         if not job.spec.factory:
+            hook_schemas = load_schema("hooks.schema.yaml")["$defs"]
+            if job.spec.name in hook_schemas:
+                schema = dict(hook_schemas[job.spec.name])
+                runtime_keys = {split_key(k)[1].split(".")[0] for k in job.cfg.input if k.startswith("extra_configs.")}
+                schema["required"] = [k for k in schema.get("required", []) if k not in runtime_keys]
+                validate(job.extra, schema, file=job.cfg.file, prefix=f"{job.cfg.where}.extra_configs")
             return
         from ..components.registry import get_component
-        from .schema import validate
 
         comp = get_component(job.spec.factory, job.extra.get("type"), file=job.cfg.file,
                              key=f"{job.cfg.where}.extra_configs.type")

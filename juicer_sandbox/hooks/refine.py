@@ -1,14 +1,25 @@
-"""Refine hooks: a new Data-Juicer recipe from probe results."""
+"""Refine hooks: a new Data-Juicer recipe from probe results or model feedback."""
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_json
 from .runner import Result, Run
 
 log = logging.getLogger(__name__)
+STATS = "__dj__stats__"
+
+
+def _recipe_out(run: Run, key: str, default: str) -> Path:
+    name = Path(run.extra.get(key) or default).name
+    if not name.endswith((".yaml", ".yml", ".json")):
+        raise ComponentConfigError(f"must end in .yaml, .yml or .json, got {name!r}", key=key)
+    return run.artifacts / name
 
 
 def refine_via_ksigma(run: Run) -> Result:
@@ -22,15 +33,13 @@ def refine_via_ksigma(run: Run) -> Result:
 
     extra = run.extra
     k = extra.get("k", 3)
-    stats_rows = (row.get("__dj__stats__", {}) for row in iter_jsonl(extra["stats_path"]))
+    stats_rows = (row.get(STATS, {}) for row in iter_jsonl(extra["stats_path"]))
     overall = describe_stats(stats_rows)
     refined, changes = refine_recipe_k_sigma(run.dj or {}, overall, k=k,
                                              only_existing_args=bool(extra.get("only_existing_args", False)))
-    name = Path(extra.get("path_k_sigma_recipe") or "k_sigma_recipe.yaml").name
-    if not name.endswith((".yaml", ".yml", ".json")):
-        raise ComponentConfigError(f"path_k_sigma_recipe must end in .yaml, .yml or .json, got {name!r}",
-                                   key="path_k_sigma_recipe")
-    out = run.artifacts / name
+    if extra.get("tighten_only"):
+        refined = tighten_only(run.dj or {}, refined)
+    out = _recipe_out(run, "path_k_sigma_recipe", "k_sigma_recipe.yaml")
     write_recipe(refined, out)
     write_json(run.artifacts / "changes.json", changes)
     set_count = sum(1 for c in changes if c.get("action") == "set")
@@ -39,5 +48,96 @@ def refine_via_ksigma(run: Run) -> Result:
                   exports={"extra_configs.path_k_sigma_recipe": str(out)})
 
 
-def refine_via_model_feedback(run: Run) -> Result:  # pragma: no cover - implemented with the model side
-    raise ComponentConfigError("RefineRecipeViaModelFeedbackHook is not available yet", key="type")
+def tighten_only(original: dict, refined: dict) -> dict:
+    """Keep a bound the recipe already sets when k-sigma would loosen it (a refinement then only
+    ever removes more data). k-sigma flags outliers; where dirt is common rather than rare,
+    mean +/- k*std can be looser than the recipe's own thresholds."""
+    from ..dj import stat_map
+    from ..dj.recipe import iter_ops
+
+    refined = copy.deepcopy(refined)
+    for (i, name, old), (_, _, new) in zip(iter_ops(original), iter_ops(refined)):
+        for b in stat_map.lookup(name, old):
+            if b.min_arg and old.get(b.min_arg) is not None and new.get(b.min_arg) is not None:
+                new[b.min_arg] = max(old[b.min_arg], new[b.min_arg])
+            if b.max_arg and old.get(b.max_arg) is not None and new.get(b.max_arg) is not None:
+                new[b.max_arg] = min(old[b.max_arg], new[b.max_arg])
+        refined["process"][i] = {name: new}
+    return refined
+
+
+def _loss_threshold(run: Run) -> tuple[dict, dict]:
+    """Keep samples whose model loss is at most a threshold (a quantile, or mean + k*std)."""
+    extra = run.extra
+    path = extra["dataset_path"]
+    losses = np.array([row[STATS]["model_loss"] for row in iter_jsonl(path)], dtype=float)
+    if "k" in extra:
+        threshold = float(losses.mean() + extra["k"] * losses.std(ddof=1))
+        rule = f"mean + {extra['k']} * std"
+    else:
+        q = extra.get("keep_quantile", 0.8)
+        threshold = float(np.quantile(losses, q))
+        rule = f"quantile {q}"
+    recipe = copy.deepcopy(run.dj or {})
+    recipe["dataset_path"] = path  # the probed copy: it carries the model_loss stat
+    recipe.setdefault("process", []).append(
+        {"specified_numeric_field_filter": {"field_key": f"{STATS}.model_loss", "max_value": threshold}})
+    kept = int((losses <= threshold).sum())
+    return recipe, {"method": "loss_threshold", "rule": rule, "threshold": threshold,
+                    "expected_kept": kept, "samples": int(losses.size)}
+
+
+def _best_pools(run: Run) -> tuple[dict, dict]:
+    """Each op's bounds from the best-ranked pools: for every top pool built by splitting on a
+    stat, the ops whose bound is that stat get [min, max] of the stat over the pool."""
+    from ..dj import stat_map
+    from ..dj.recipe import iter_ops
+
+    pools = run.extra["dataset_path"]
+    pools = [pools] if isinstance(pools, str) else list(pools)
+    bounds: dict[str, tuple[float, float, str]] = {}
+    for pool in pools:
+        stat = Path(pool).parent.name  # data_pool_construction writes <export>/<stat>/<base>_<stat>_<i>.jsonl
+        values = [row[STATS][stat] for row in iter_jsonl(pool) if stat in row.get(STATS, {})]
+        if values and stat not in bounds:  # the best-ranked pool of a stat wins
+            bounds[stat] = (float(np.min(values)), float(np.max(values)), pool)
+    recipe = copy.deepcopy(run.dj or {})
+    changes = []
+    for i, name, args in iter_ops(recipe):
+        for b in stat_map.lookup(name, args):
+            if b.stat not in bounds:
+                continue
+            lo, hi, pool = bounds[b.stat]
+            new = dict(args)
+            if b.min_arg:
+                new[b.min_arg] = b.arg_type(lo) if b.arg_type is float else int(np.floor(lo))
+            if b.max_arg:
+                new[b.max_arg] = b.arg_type(hi) if b.arg_type is float else int(np.ceil(hi))
+            recipe["process"][i] = {name: new}
+            changes.append({"op": name, "stat": b.stat, "from_pool": pool, "args": new})
+    return recipe, {"method": "best_pools", "changes": changes}
+
+
+METHODS = {"loss_threshold": _loss_threshold, "best_pools": _best_pools}
+
+
+def refine_via_model_feedback(run: Run) -> Result:
+    """RefineRecipeViaModelFeedbackHook (a crashing stub in the original).
+
+    method `loss_threshold` (default): extra_configs.dataset_path is a dataset probed by
+    ProbeViaModelInferHook; the refined recipe adds a filter keeping samples whose model loss
+    is at most the `keep_quantile` quantile (default 0.8) or mean + `k`*std.
+    method `best_pools`: extra_configs.dataset_path lists pools ranked best first (e.g. by
+    GeneralProbeHook after training a model per pool); each op's bounds become the stat range
+    of the best pool split on that op's stat.
+    """
+    method = run.extra.get("method", "loss_threshold")
+    if method not in METHODS:
+        raise ComponentConfigError(f"unknown method {method!r}; valid: {', '.join(METHODS)}", key="method")
+    recipe, info = METHODS[method](run)
+    from ..components.ksigma import write_recipe
+
+    out = _recipe_out(run, "path_refined_recipe", "model_feedback_recipe.yaml")
+    write_recipe(recipe, out)
+    write_json(run.artifacts / "feedback.json", info)
+    return Result(outputs=str(out), metrics=info, exports={"extra_configs.path_refined_recipe": str(out)})

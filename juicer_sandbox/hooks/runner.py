@@ -43,6 +43,7 @@ class Run:
     seed: int = 42
     upstream: dict = field(default_factory=dict)  # job id -> context record
     stats_sources: dict = field(default_factory=dict)  # raw dataset (abs) -> copy with stats (see dj.stats_reuse)
+    metrics: dict = field(default_factory=dict)  # components may add metrics here
 
     @property
     def job_id(self) -> str:

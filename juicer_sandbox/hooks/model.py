@@ -1,0 +1,74 @@
+"""Model hooks: train, infer, evaluate models, and probe data with a model."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..io import iter_jsonl, write_json, write_jsonl
+from .runner import Result, Run
+
+log = logging.getLogger(__name__)
+
+
+def _component(run: Run, factory: str):
+    from ..components.registry import get_component
+
+    comp = get_component(factory, run.extra.get("type"))
+    cfg = {k: v for k, v in run.extra.items() if k != "type"}
+    cfg["export_path"] = str(run.artifacts / "export")
+    Path(cfg["export_path"]).mkdir(parents=True, exist_ok=True)
+    return comp, cfg
+
+
+def train_model(run: Run) -> Result:
+    """TrainModelHook: `causal_lm` (tiny LM, fixed token budget) or `bpe_tokenizer`."""
+    comp, cfg = _component(run, "model_train")
+    out = comp.fn(cfg, run)
+    return Result(outputs=out, metrics=run.metrics, exports={"extra_configs.export_path": cfg["export_path"]})
+
+
+def infer_model(run: Run) -> Result:
+    """InferModelHook: generation over a dataset with a local model (`local`) or an API (`api`)."""
+    comp, cfg = _component(run, "model_infer")
+    out = comp.fn(cfg, run)
+    return Result(outputs=out, exports={"extra_configs.export_path": cfg["export_path"]})
+
+
+def evaluate_model(run: Run) -> Result:
+    """EvaluateModelHook: `lm_loss` = validation loss, perplexity, bits per byte."""
+    comp, cfg = _component(run, "model_evaluator")
+    metrics = comp.fn(cfg, run)
+    return Result(outputs=metrics, metrics=metrics)
+
+
+def probe_via_model_infer(run: Run) -> Result:
+    """ProbeViaModelInferHook: per-sample model loss/perplexity written as stats.
+
+    extra_configs: model_path, dataset_path, text_key. Each row gets
+    ``__dj__stats__.model_loss`` (mean nats/token) and ``model_perplexity``, usable by pool
+    construction (split on ``model_loss``) and by RefineRecipeViaModelFeedbackHook.
+    """
+    import math
+
+    from ..components.ksigma import describe_stats
+    from ..models.evaluate import per_sample_loss
+
+    extra = run.extra
+    path = extra["dataset_path"] if isinstance(extra["dataset_path"], str) else extra["dataset_path"][0]
+    losses = per_sample_loss(extra["model_path"], path, text_key=extra.get("text_key", "text"), threads=run.threads)
+    out = run.artifacts / (Path(path).name.split(".")[0] + "_model_stats.jsonl")
+
+    def rows():
+        for row, loss in zip(iter_jsonl(path), losses):
+            stats = dict(row.get("__dj__stats__") or {})
+            stats["model_loss"] = loss
+            stats["model_perplexity"] = math.exp(min(loss, 50.0))
+            row["__dj__stats__"] = stats
+            yield row
+
+    n = write_jsonl(out, rows())
+    overall = describe_stats([{"model_loss": v} for v in losses])
+    write_json(run.artifacts / "overall.json", overall)
+    export = extra.get("export_path")
+    return Result(outputs=str(out), metrics={"num_samples": n, "overall": overall},
+                  exports={"extra_configs.export_path": str(out)} if export else {})
