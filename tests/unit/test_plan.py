@@ -516,7 +516,8 @@ def test_ksigma_with_a_probe_of_the_same_meta_name_depends_on_it(here):
     assert job.deps == ["anonymous/00_probe_a"]
     assert job.refs == {"extra_configs.stats_path": {"job": "anonymous/00_probe_a", "output": "__stats__",
                                                      "deeper": []}}
-    assert job.extra == {"path_k_sigma_recipe": "out/k.yaml", "k": 3}
+    # the hook schema fills its defaults (config/schemas/hooks.schema.yaml)
+    assert job.extra == {"path_k_sigma_recipe": "out/k.yaml", "k": 3, "only_existing_args": False, "tighten_only": False}
 
 
 def test_ksigma_with_an_explicit_stats_path_needs_no_probe(here):
@@ -545,7 +546,8 @@ PROBE, REFINE, PROC, EV = ("anonymous/00_probe_a", "anonymous/01_refine_a", "ano
 def test_params_are_deterministic(here):
     first = _params(here, BASE)
     assert first == _params(here, BASE, "again.yaml") == _params(here, copy.deepcopy(BASE))
-    assert json.loads(first[REFINE])["extra_configs"] == {"path_k_sigma_recipe": "out/k.yaml", "k": 3}
+    assert json.loads(first[REFINE])["extra_configs"] == {"path_k_sigma_recipe": "out/k.yaml", "k": 3,
+                                                         "only_existing_args": False, "tighten_only": False}
 
 
 def test_params_do_not_depend_on_key_order_or_unrelated_settings(here):
