@@ -10,6 +10,7 @@ fails before the first job starts, naming the file and key.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import hashlib
 import json
 import os
@@ -224,6 +225,9 @@ class _Compiler:
                 if not self.jobs:
                     raise self.err(job.cfg, where, f"{text!r}: '-1' refers to the previous job but this is the first")
                 target = list(self.jobs.values())[-1]
+            elif any(c in ref.meta_name for c in "*?["):
+                self._gather_ref(job, key, ref, where)
+                continue
             else:
                 ids = self.by_meta.get((ref.pipeline, ref.meta_name))
                 if not ids:
@@ -240,6 +244,22 @@ class _Compiler:
                                                    f"its outputs are {', '.join(target.output_keys)}")
             job.refs[key] = {"job": target.id, "output": out, "deeper": list(ref.deeper)}
             self._dep(job, target.id)
+
+    def _gather_ref(self, job: Job, key: str, ref, where: str) -> None:
+        """`pipeline.<glob>.output`: a list of that output from every earlier matching job, in plan order."""
+        ids = [ids[0] for (p, m), ids in self.by_meta.items() if p == ref.pipeline and fnmatch.fnmatchcase(m, ref.meta_name)]
+        ids.sort(key=list(self.jobs).index)
+        if not ids:
+            raise self.err(job.cfg, where, f"{ref.raw!r} matches no earlier job in pipeline {ref.pipeline!r}")
+        outputs = []
+        for target_id in ids:
+            target = self.jobs[target_id]
+            out = ref.output
+            if out not in target.output_keys:
+                raise self.err(job.cfg, where, f"{ref.raw!r}: job {target.id} has no output {out!r}")
+            outputs.append({"job": target_id, "output": out, "deeper": list(ref.deeper)})
+            self._dep(job, target_id)
+        job.refs[key] = {"gather": outputs}
 
     # -- paths --------------------------------------------------------------------------------
     def _producer_of(self, path: str) -> str | None:

@@ -12,7 +12,9 @@ against the sandbox file's directory.
 from __future__ import annotations
 
 import copy
+import itertools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,15 +79,19 @@ def resolve_path(value: str, base_dir: str | os.PathLike | None) -> str:
     return alt if os.path.exists(alt) else value
 
 
-def _job_from_entry(entry, pipeline: str, stage: str, order: int, where: str, sandbox_path: str) -> JobConfig:
-    file = sandbox_path
-    if isinstance(entry, str):
-        job_path = resolve_path(entry, os.path.dirname(sandbox_path))
-        entry = load_yaml(job_path, what="job config")
-        file = job_path
-        if not isinstance(entry, dict):
-            raise ConfigError("a job file must hold one job mapping", file=file)
-        validate(entry, load_schema("sandbox.schema.yaml")["$defs"]["job"], file=file)
+def _load_job_entry(entry, sandbox_path: str) -> tuple[dict, str]:
+    """A job entry is a job dict or a path to a YAML/JSON file holding one."""
+    if not isinstance(entry, str):
+        return entry, sandbox_path
+    job_path = resolve_path(entry, os.path.dirname(sandbox_path))
+    loaded = load_yaml(job_path, what="job config")
+    if not isinstance(loaded, dict):
+        raise ConfigError("a job file must hold one job mapping", file=job_path)
+    validate(loaded, load_schema("sandbox.schema.yaml")["$defs"]["job"], file=job_path)
+    return loaded, job_path
+
+
+def _job_from_entry(entry: dict, pipeline: str, stage: str, order: int, where: str, file: str) -> JobConfig:
     output = entry.get("output")
     if isinstance(output, str):
         output = [output]
@@ -108,18 +114,101 @@ def _job_from_entry(entry, pipeline: str, stage: str, order: int, where: str, sa
     )
 
 
-def _pipeline_jobs(name: str, body: dict | None, where: str, path: str) -> list[JobConfig]:
+def _pipeline_jobs(name: str, body, where: str, path: str, matrix: dict) -> list[JobConfig]:
+    if isinstance(body, str):  # a pipeline kept in its own file, shared by several sandboxes
+        pipeline_path = resolve_path(body, os.path.dirname(path))
+        body = load_yaml(pipeline_path, what="pipeline")
+        root = load_schema("sandbox.schema.yaml")
+        validate(body, {"$defs": root["$defs"], "$ref": "#/$defs/pipeline"}, file=pipeline_path)
+        path, where = pipeline_path, ""
     jobs: list[JobConfig] = []
     for stage in STAGES:
         for i, entry in enumerate((body or {}).get(stage) or []):
-            jobs.append(_job_from_entry(entry, name, stage, len(jobs), f"{where}{stage}[{i}]", path))
+            key = f"{where}{stage}[{i}]"
+            entry, file = _load_job_entry(entry, path)
+            for label, expanded in expand_foreach(entry, matrix, file, key):
+                jobs.append(_job_from_entry(expanded, name, stage, len(jobs), key + label, file))
     return jobs
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _substitute(obj, values: dict):
+    """Replace {name} in strings; a string that is exactly "{name}" becomes the value itself."""
+    if isinstance(obj, dict):
+        return {k: _substitute(v, values) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_substitute(v, values) for v in obj]
+    if isinstance(obj, str):
+        whole = _PLACEHOLDER.fullmatch(obj)
+        if whole and whole.group(1) in values:
+            return values[whole.group(1)]
+        return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), obj)
+    return obj
+
+
+def _unresolved(obj, names) -> str | None:
+    if isinstance(obj, dict):
+        return next((u for v in obj.values() if (u := _unresolved(v, names))), None)
+    if isinstance(obj, list):
+        return next((u for v in obj if (u := _unresolved(v, names))), None)
+    if isinstance(obj, str):
+        return next((m.group(1) for m in _PLACEHOLDER.finditer(obj) if m.group(1) in names), None)
+    return None
+
+
+def expand_foreach(entry, matrix: dict, file: str, where: str):
+    """Yield (label, job dict) for each combination of a job's `foreach` values (in order).
+
+    A `matrix` name with a single value is a constant: `{name}` is replaced in every job.
+    A name with several values must be listed in the job's `foreach`.
+    """
+    constants = {k: v[0] for k, v in matrix.items() if len(v) == 1}
+    if not entry.get("foreach"):
+        job = _substitute(entry, constants)
+        left = _unresolved(job, matrix)
+        if left:
+            raise ConfigError(f"uses {{{left}}}, which has several values in `matrix`: add it to this job's foreach",
+                              file=file, key=where)
+        yield "", job
+        return
+    spec = entry["foreach"]
+    if isinstance(spec, list):
+        missing = [n for n in spec if n not in matrix]
+        if missing:
+            raise ConfigError(f"foreach names {', '.join(missing)} not defined in `matrix` "
+                              f"(defined: {', '.join(matrix) or 'none'})", file=file, key=f"{where}.foreach")
+        spec = {n: matrix[n] for n in spec}
+    names = list(spec)
+    body = {k: v for k, v in entry.items() if k != "foreach"}
+    for combo in itertools.product(*(spec[n] for n in names)):
+        values = {**constants, **dict(zip(names, combo))}
+        job = _substitute(body, values)
+        left = _unresolved(job, matrix)
+        if left:
+            raise ConfigError(f"uses {{{left}}}, which has several values in `matrix`: add it to foreach",
+                              file=file, key=where)
+        meta = body.get("meta_name") or body["hook"]
+        if not any(f"{{{n}}}" in str(meta) for n in names):  # keep expanded jobs distinguishable
+            job["meta_name"] = "_".join([str(meta)] + [str(v) for v in combo])
+        yield "{" + ",".join(f"{n}={v}" for n, v in values.items()) + "}", job
 
 
 def check_name(name: str, what: str, file: str, where: str) -> None:
     if "." in name or "/" in name or not name.strip():
         raise ConfigError(f"{what} {name!r} may not be empty or contain '.' or '/' (they separate reference parts)",
                           file=file, key=where)
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    """Merge `extra` into `base` recursively (mappings merge, anything else replaces)."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base
 
 
 def load_sandbox(path: str | os.PathLike, overrides: dict | None = None) -> SandboxConfig:
@@ -130,7 +219,7 @@ def load_sandbox(path: str | os.PathLike, overrides: dict | None = None) -> Sand
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("a sandbox config must be a mapping of keys", file=path)
-    raw.update(overrides or {})
+    deep_merge(raw, copy.deepcopy(overrides or {}))
     validate(raw, load_schema("sandbox.schema.yaml"), file=path)
 
     top_level = [s for s in STAGES if raw.get(s)]
@@ -150,9 +239,9 @@ def load_sandbox(path: str | os.PathLike, overrides: dict | None = None) -> Sand
             if name in seen:
                 raise ConfigError(f"pipeline {name!r} is defined twice", file=path, key=where.rstrip("."))
             seen.add(name)
-            pipelines.append((name, _pipeline_jobs(name, body, where, path)))
+            pipelines.append((name, _pipeline_jobs(name, body, where, path, raw.get("matrix") or {})))
     else:
-        pipelines.append((DEFAULT_PIPELINE, _pipeline_jobs(DEFAULT_PIPELINE, raw, "", path)))
+        pipelines.append((DEFAULT_PIPELINE, _pipeline_jobs(DEFAULT_PIPELINE, raw, "", path, raw.get("matrix") or {})))
 
     if not any(jobs for _, jobs in pipelines):
         raise ConfigError("the sandbox defines no jobs", file=path)

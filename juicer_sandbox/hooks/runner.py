@@ -62,6 +62,8 @@ class Result:
 
 
 def lookup(upstream: dict, ref: dict) -> Any:
+    if "gather" in ref:  # a glob reference: the output of every matching job, in plan order
+        return [lookup(upstream, one) for one in ref["gather"]]
     record = upstream[ref["job"]]
     value = record["outputs"][ref["output"]]
     if ref["deeper"]:
