@@ -33,6 +33,7 @@ PATH_KEYS = {
     "before_path", "after_path", "negative_path",
 }
 STAGE_SHORT = {s: s.split("_")[0] for s in STAGES}
+ARTIFACTS_OUTPUT = "__artifacts__"  # a hidden output of every job: its artifacts directory
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -236,7 +237,9 @@ class _Compiler:
                                                    f"jobs: {', '.join(known) or 'none'}")
                 target = self.jobs[ids[0]]  # the original resolves duplicate names to the first job
             out = ref.output
-            if out not in target.output_keys:
+            if out == ARTIFACTS_OUTPUT:
+                pass  # every job has it: its artifacts directory
+            elif out not in target.output_keys:
                 if out.isdigit() and int(out) < len(target.output_keys):
                     out = target.output_keys[int(out)]  # the original's integer default keys
                 else:
@@ -255,7 +258,7 @@ class _Compiler:
         for target_id in ids:
             target = self.jobs[target_id]
             out = ref.output
-            if out not in target.output_keys:
+            if out not in target.output_keys and out != ARTIFACTS_OUTPUT:
                 raise self.err(job.cfg, where, f"{ref.raw!r}: job {target.id} has no output {out!r}")
             outputs.append({"job": target_id, "output": out, "deeper": list(ref.deeper)})
             self._dep(job, target_id)

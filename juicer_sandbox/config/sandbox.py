@@ -115,12 +115,16 @@ def _job_from_entry(entry: dict, pipeline: str, stage: str, order: int, where: s
 
 
 def _pipeline_jobs(name: str, body, where: str, path: str, matrix: dict) -> list[JobConfig]:
-    if isinstance(body, str):  # a pipeline kept in its own file, shared by several sandboxes
-        pipeline_path = resolve_path(body, os.path.dirname(path))
+    if isinstance(body, str):
+        body = {"include": body}
+    if body and body.get("include"):  # a pipeline kept in its own file, shared by several sandboxes
+        matrix = {**matrix, **(body.get("matrix") or {})}  # its own values win (e.g. a model size)
+        pipeline_path = resolve_path(body["include"], os.path.dirname(path))
         body = load_yaml(pipeline_path, what="pipeline")
         root = load_schema("sandbox.schema.yaml")
         validate(body, {"$defs": root["$defs"], "$ref": "#/$defs/pipeline"}, file=pipeline_path)
         path, where = pipeline_path, ""
+    matrix = {**matrix, "pipeline": [name]}  # {pipeline}: the name this pipeline runs under
     jobs: list[JobConfig] = []
     for stage in STAGES:
         for i, entry in enumerate((body or {}).get(stage) or []):
@@ -192,7 +196,7 @@ def expand_foreach(entry, matrix: dict, file: str, where: str):
         meta = body.get("meta_name") or body["hook"]
         if not any(f"{{{n}}}" in str(meta) for n in names):  # keep expanded jobs distinguishable
             job["meta_name"] = "_".join([str(meta)] + [str(v) for v in combo])
-        yield "{" + ",".join(f"{n}={v}" for n, v in values.items()) + "}", job
+        yield "{" + ",".join(f"{n}={v}" for n, v in zip(names, combo)) + "}", job
 
 
 def check_name(name: str, what: str, file: str, where: str) -> None:

@@ -207,6 +207,7 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
     result: Result = getattr(importlib.import_module(module), func)(run)
     outputs = normalise_outputs(result.outputs, spec["output_keys"])
     outputs.update(result.hidden)
+    outputs["__artifacts__"] = str(artifacts)
     published = publish(spec, result.exports, work_dir, dj, extra)
     # the resolved configs are kept with the record: what exactly ran
     write_json(artifacts / "resolved_config.json", {"dj_configs": dj, "extra_configs": extra})

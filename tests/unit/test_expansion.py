@@ -94,3 +94,25 @@ def test_pipeline_body_from_a_file(here):
     (here / "p.yaml").write_text(yaml.safe_dump({"execution_job_configs": [_pool_job("a")]}))
     plan = _plan(here, {"pipelines": {"first": "p.yaml"}})
     assert list(plan.jobs) == ["first/00_execution_a"]
+
+
+def test_included_pipeline_with_its_own_matrix_and_pipeline_name(here):
+    body = {"execution_job_configs": [
+        _pool_job("down", target_num_samples="{n}"),
+        {"hook": "DataPoolManipulationHook", "meta_name": "merge",
+         "input": {"extra_configs.dataset_path": "{pipeline}.down.res_1"},
+         "extra_configs": {"type": "data_pool_merging"}}]}
+    (here / "p.yaml").write_text(yaml.safe_dump(body))
+    plan = _plan(here, {"matrix": {"n": [5]},
+                        "pipelines": [{"big": "p.yaml"}, {"small": {"include": "p.yaml", "matrix": {"n": [2]}}}]})
+    assert plan.jobs["big/00_execution_down"].extra["target_num_samples"] == 5
+    assert plan.jobs["small/00_execution_down"].extra["target_num_samples"] == 2
+    assert plan.jobs["small/01_execution_merge"].deps == ["small/00_execution_down"]
+
+
+def test_every_job_exposes_its_artifacts_directory(here):
+    merge = {"hook": "DataPoolManipulationHook", "meta_name": "merge",
+             "input": {"extra_configs.dataset_path": "anonymous.a.__artifacts__"},
+             "extra_configs": {"type": "data_pool_merging"}}
+    plan = _plan(here, {"execution_job_configs": [_pool_job("a"), merge]})
+    assert plan.jobs["anonymous/01_execution_merge"].refs["extra_configs.dataset_path"]["output"] == "__artifacts__"
