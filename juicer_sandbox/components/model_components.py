@@ -113,7 +113,7 @@ def evaluate_lm_loss(cfg: dict, run) -> dict:
 
     metrics = evaluate_lm(cfg["model_path"], _one_path(cfg, "val_path"), text_key=cfg.get("text_key", "text"),
                           max_tokens=cfg.get("max_tokens"), threads=run.threads)
-    for key in ("arm", "seed"):
+    for key in ("arm", "seed", "pool"):  # labels an experiment's ranking groups by
         if cfg.get(key) is not None:
             metrics[key] = cfg[key]
     write_json(Path(cfg["export_path"]) / "metrics.json", metrics)
@@ -142,6 +142,7 @@ SCHEMAS = {
                     "timeout": {"type": "number", "exclusiveMinimum": 0}}, ["dataset_path", "model"]),
     "lm_loss": _schema({"model_path": _PATH, "val_path": _PATHS, "text_key": {"type": "string"},
                         "max_tokens": {"type": ["integer", "null"], "minimum": 1},
-                        "arm": {"type": ["string", "null"]}, "seed": {"type": ["integer", "null"]}},
+                        "arm": {"type": ["string", "null"]}, "seed": {"type": ["integer", "null"]},
+                        "pool": {"type": ["string", "null"], "description": "the training data, for rankings"}},
                        ["model_path", "val_path"]),
 }

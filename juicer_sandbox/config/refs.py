@@ -8,10 +8,11 @@ nothing is an error at compile time instead of a silent ``None``.
 A key to update (left-hand side of ``input``/``local``) starts with ``dj_configs`` or
 ``extra_configs``; the rest is a dotted path. As in Data-Juicer's ``nested_query``, the
 whole remaining dotted string is tried as a flat key first, then the path is descended;
-a digit segment indexes a list.
+a digit segment indexes a list and ``a:b`` slices it (e.g. the top two of a ranking: ``res_1.0:2``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,9 @@ def get_dotted(obj: Any, path: str | tuple[str, ...] | list[str]) -> Any:
             if parts[i] not in cur:
                 raise KeyError(".".join(parts[: i + 1]))
             cur = cur[parts[i]]
+        elif isinstance(cur, list) and re.fullmatch(r"-?\d*:-?\d*", parts[i]):  # a slice, e.g. 0:2
+            start, _, stop = parts[i].partition(":")
+            cur = cur[int(start) if start else None:int(stop) if stop else None]
         elif isinstance(cur, list) and parts[i].lstrip("-").isdigit():
             try:
                 cur = cur[int(parts[i])]

@@ -135,7 +135,7 @@ def _pipeline_jobs(name: str, body, where: str, path: str, matrix: dict) -> list
     return jobs
 
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLACEHOLDER = re.compile(r"\{(\w+(?:\.\w+)?)\}")
 
 
 def _substitute(obj, values: dict):
@@ -188,13 +188,16 @@ def expand_foreach(entry, matrix: dict, file: str, where: str):
     body = {k: v for k, v in entry.items() if k != "foreach"}
     for combo in itertools.product(*(spec[n] for n in names)):
         values = {**constants, **dict(zip(names, combo))}
+        for n, v in zip(names, combo):  # a mapping value: {name.key} for each of its keys
+            if isinstance(v, dict):
+                values.update({f"{n}.{k}": vv for k, vv in v.items()})
         job = _substitute(body, values)
         left = _unresolved(job, matrix)
         if left:
             raise ConfigError(f"uses {{{left}}}, which has several values in `matrix`: add it to foreach",
                               file=file, key=where)
         meta = body.get("meta_name") or body["hook"]
-        if not any(f"{{{n}}}" in str(meta) for n in names):  # keep expanded jobs distinguishable
+        if not any(f"{{{n}" in str(meta) for n in names):  # keep expanded jobs distinguishable
             job["meta_name"] = "_".join([str(meta)] + [str(v) for v in combo])
         yield "{" + ",".join(f"{n}={v}" for n, v in zip(names, combo)) + "}", job
 

@@ -116,3 +116,18 @@ def test_every_job_exposes_its_artifacts_directory(here):
              "extra_configs": {"type": "data_pool_merging"}}
     plan = _plan(here, {"execution_job_configs": [_pool_job("a"), merge]})
     assert plan.jobs["anonymous/01_execution_merge"].refs["extra_configs.dataset_path"]["output"] == "__artifacts__"
+
+
+def test_foreach_over_mappings_gives_dotted_placeholders(here):
+    job = _pool_job("down_x{arm.t}", target_num_samples="{arm.n}")
+    job["foreach"] = {"arm": [{"t": 1, "n": 10}, {"t": 2, "n": 20}]}
+    plan = _plan(here, {"execution_job_configs": [job]})
+    assert [(j.cfg.meta_name, j.extra["target_num_samples"]) for j in plan.jobs.values()] == [
+        ("down_x1", 10), ("down_x2", 20)]
+
+
+def test_reference_slices_a_list_output():
+    from juicer_sandbox.config.refs import get_dotted
+
+    assert get_dotted({"r": [1, 2, 3, 4]}, "r.0:2") == [1, 2]
+    assert get_dotted({"r": [1, 2, 3, 4]}, "r.2:") == [3, 4]
