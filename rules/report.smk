@@ -15,3 +15,41 @@ rule summarize:
         "../envs/data.yaml"
     script:
         "../scripts/summarize.py"
+
+
+# Figures and tables for `snakemake --report report.html`: one offline HTML file with the pool
+# rankings, stat distributions, training curves, refined recipes and the summary. What exists is
+# known from the plan, so every output is listed (and wrapped in report()) before anything runs.
+import json
+import os
+
+from juicer_sandbox.report import report_items
+
+REPORT_ITEMS = report_items(PLAN)
+
+
+rule report_assets:
+    """Report files under <work_dir>/report/ (see juicer_sandbox/report.py)."""
+    input:
+        contexts=[PLAN.context_path(job_id) for job_id in PLAN.jobs],
+        summary=rules.summarize.output.markdown,
+    output:
+        *[
+            report(
+                f"{WORK_DIR}/report/{item['path']}",
+                caption=f"../report/{item['caption']}.rst",
+                category=item["category"],
+                subcategory=item["subcategory"],
+                labels=item["labels"],
+            )
+            for item in REPORT_ITEMS
+        ],
+    params:
+        report_items=json.dumps(REPORT_ITEMS, sort_keys=True),
+        report_dir=lambda wildcards, output: os.path.dirname(output[0]),  # output[0] is report/summary.html
+    log:
+        f"{WORK_DIR}/logs/report_assets.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/report_assets.py"

@@ -28,10 +28,12 @@ case) and ``kendall_tau.mean_pairwise`` over all seed pairs. The per-seed rankin
 Returns the ranked pools (best first), so a chained experiment can feed them to ``data_pool_combination``.
 
 ``ranking_agreement(cfg) -> float | None``: Kendall tau-b between ``ranking_a`` and ``ranking_b``, each a list of
-names best first (e.g. the ``res_1`` of two ``arm_ranking`` jobs) or the path of a ``ranking.json`` written by
-``arm_ranking`` (then the arm means are compared, so tied means count as ties; the baseline arm is included). Only
-items both rankings contain are compared; fewer than two is an error. Writes ``agreement.json`` to ``export_path``.
-None when tau is undefined (every common item tied in one ranking).
+names best first (e.g. the ``res_1`` of two ``arm_ranking`` jobs), the path of a ``ranking.json`` written by
+``arm_ranking``, or an ``arm_ranking`` job's artifacts directory (``<pipeline>.<job>.__artifacts__``; its exported
+ranking.json, else the ranking recomputed from the resolved config kept there). From a ranking record the arm means
+are compared (tied means count as ties; the baseline arm is included). Only items both rankings contain are
+compared; fewer than two is an error. Writes ``agreement.json`` to ``export_path``. None when tau is undefined
+(every common item tied in one ranking).
 
 Kendall tau-b is computed here (numpy, O(n^2) pairs; arms are few): (P - Q) / sqrt((n0 - n1) (n0 - n2)) with P/Q
 the concordant/discordant pairs, n0 = n(n-1)/2 and n1, n2 the pairs tied in x, in y. It equals
@@ -314,9 +316,10 @@ def ranking_markdown(result: dict, title: str | None = None) -> list[str]:
     kt = result.get("kendall_tau")
     if kt:
         s0, s1 = kt["seeds"]
+        more = f"; mean over all {len(kt['pairs'])} seed pairs: {_fmt_tau(kt['mean_pairwise'])}" \
+            if len(kt["pairs"]) > 1 else ""
         lines.append(f"Kendall τ between the rankings of seed {s0} and seed {s1}: {_fmt_tau(kt['tau'])} "
-                     f"({kt['n_arms']} arms); mean over all {len(kt['pairs'])} seed pairs: "
-                     f"{_fmt_tau(kt['mean_pairwise'])}.")
+                     f"({kt['n_arms']} arms){more}.")
         lines.append("")
     return lines
 
@@ -345,31 +348,63 @@ def arm_ranking(cfg: dict) -> list[str]:
 
 
 # -- ranking_agreement ----------------------------------------------------------------------------------------------
+def _ranking_in_dir(path: str, key: str) -> Any:
+    """What an arm_ranking job directory holds: its ranking.json (exported), else its ranking recomputed from the
+    resolved config the runner keeps there, else the ranked list the hook wrote."""
+    for candidate in (os.path.join(path, "ranking.json"), os.path.join(path, "export", "ranking.json")):
+        if os.path.isfile(candidate):
+            with open(candidate, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if isinstance(data, dict) and "arms" in data:
+                return data
+    resolved = os.path.join(path, "resolved_config.json")
+    if os.path.isfile(resolved):
+        with open(resolved, encoding="utf-8") as fh:
+            extra = (json.load(fh) or {}).get("extra_configs") or {}
+        if extra.get("type") == "arm_ranking":
+            return compute_arm_ranking({k: v for k, v in extra.items() if k not in ("type", "export_path")})
+    listed = os.path.join(path, "ranking.json")
+    if os.path.isfile(listed):
+        return listed
+    raise ComponentConfigError(f"directory {path!r} holds no ranking (no ranking.json, and it is not the artifacts "
+                               "directory of an arm_ranking job)", key=key)
+
+
 def _scores(value: Any, key: str) -> tuple[list[str], dict[str, float]]:
-    """(items best first, item -> score where larger is better) from a list or a ranking.json path."""
+    """(items best first, item -> score where larger is better) from a list, a ranking.json or a job directory."""
+    if isinstance(value, (str, os.PathLike)) and os.path.isdir(str(value)):
+        value = _ranking_in_dir(str(value), key)
+    if isinstance(value, dict):
+        value = _ranking_scores(value, str(key), key)
+    if isinstance(value, tuple):
+        return value
     if isinstance(value, (str, os.PathLike)):
         path = str(value)
         if not os.path.isfile(path):
-            raise ComponentConfigError(f"{path!r} is not an existing ranking.json (or give a list of names)", key=key)
+            raise ComponentConfigError(f"{path!r} is not an existing ranking.json or job directory (or give a list "
+                                       "of names)", key=key)
         try:
             with open(path, encoding="utf-8") as fh:
                 value = json.load(fh)
         except json.JSONDecodeError as exc:
             raise ComponentConfigError(f"{path} is not valid JSON ({exc.msg})", key=key)
         if isinstance(value, dict):
-            arms = value.get("arms")
-            if not isinstance(arms, list) or not all(isinstance(a, dict) and "arm" in a and "mean" in a
-                                                     for a in arms):
-                raise ComponentConfigError(f"{path} is not a ranking.json written by arm_ranking (no 'arms' table)",
-                                           key=key)
-            sign = -1.0 if value.get("goal", "minimize") == "minimize" else 1.0
-            return [str(a["arm"]) for a in arms], {str(a["arm"]): sign * float(a["mean"]) for a in arms}
+            return _ranking_scores(value, path, key)
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
         raise ComponentConfigError("must be a list of names (best first) or the path of a ranking.json", key=key)
     items = [str(v) for v in value]
     if len(set(items)) != len(items):
         raise ComponentConfigError("names an item twice", key=key)
     return items, {item: -float(k) for k, item in enumerate(items)}
+
+
+def _ranking_scores(data: dict, where: str, key: str) -> tuple[list[str], dict[str, float]]:
+    """Arms best first and their goal-signed means (ties in the means stay ties) from a ranking record."""
+    arms = data.get("arms")
+    if not isinstance(arms, list) or not all(isinstance(a, dict) and "arm" in a and "mean" in a for a in arms):
+        raise ComponentConfigError(f"{where} is not a ranking.json written by arm_ranking (no 'arms' table)", key=key)
+    sign = -1.0 if data.get("goal", "minimize") == "minimize" else 1.0
+    return [str(a["arm"]) for a in arms], {str(a["arm"]): sign * float(a["mean"]) for a in arms}
 
 
 def compute_agreement(cfg: dict) -> dict:
