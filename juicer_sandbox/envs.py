@@ -33,8 +33,8 @@ Package sources are pip's own configuration (index-url, extra-index-url, find-li
 cert), handed to uv, which does not read pip's configuration — this is how a local wheel such as a
 CPU build of torch in a find-links directory is found by uv exactly as by pip.
 
-This module imports only the standard library at the top: the child process runs it inside the
-venv, which may hold nothing but the env file's packages.
+This module imports only the standard library (and ``.errors``) at the top: the child process
+runs it inside the venv, which may hold nothing but the env file's packages.
 """
 from __future__ import annotations
 
@@ -103,6 +103,18 @@ def python_for(env: str, config: dict | None) -> str:
     if venv_mode(config):
         return os.path.join(venv_dir(env, config), "bin", "python")
     return sys.executable
+
+
+def rule_helpers(config: dict | None):
+    """``env_lock(env)`` and ``env_python(env)`` bound to the workflow config (for rules/envs.smk)."""
+
+    def env_lock(env: str) -> list[str]:
+        return lock_input(env, config)
+
+    def env_python(env: str) -> str:
+        return python_for(env, config)
+
+    return env_lock, env_python
 
 
 def spec_path(env: str, config: dict | None, default_dir: str) -> str:
@@ -427,6 +439,7 @@ def run_job_file(path: str) -> None:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     os.chdir(data["cwd"])
     module, _, func = data["entry"].partition(":")
+    print(f"juicer-sandbox: rule {data['rule']} runs {data['entry']} in {sys.prefix}", file=sys.stderr, flush=True)
     fn = getattr(importlib.import_module(module), func)
     fn(Job(data), *data["args"])
 
