@@ -20,6 +20,7 @@ include: "rules/probe.smk"
 include: "rules/refine.smk"
 include: "rules/execute.smk"
 include: "rules/evaluate.smk"
+include: "rules/hpo.smk"
 include: "rules/report.smk"
 
 

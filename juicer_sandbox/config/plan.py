@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +53,7 @@ class Job:
     exports: dict[str, str] = field(default_factory=dict)  # config key -> user export path
     work_dir: str = ""
     seed: int = 42
+    publish: bool = True  # copy exports to the user's paths (trial copies of an HPO sweep do not)
 
     @property
     def rule(self) -> str:
@@ -64,6 +66,7 @@ class Job:
             "stage": self.cfg.stage, "dj_configs": self.dj, "dj_from": self.dj_from, "extra_configs": self.extra,
             "refs": self.refs, "local": self.cfg.local, "output_keys": self.output_keys, "exports": self.exports,
             "code": code_fingerprint(self.spec), "work_dir": self.work_dir, "seed": self.seed,
+            "publish": self.publish,
         }
 
 
@@ -73,6 +76,7 @@ class Plan:
     work_dir: str
     jobs: dict[str, Job]  # in execution order
     aliases: dict[str, str]  # user export path (abs) -> producing job id
+    sweep: object = None  # the HPO sweep, when the sandbox has hpo_config (see config/trials.py)
 
     def by_rule(self, rule: str) -> list[Job]:
         return [j for j in self.jobs.values() if j.rule == rule]
@@ -85,6 +89,7 @@ class Plan:
         return f"{self.work_dir}/{job_id}/context.json"
 
 
+@functools.lru_cache(maxsize=None)
 def code_fingerprint(spec: HookSpec) -> str:
     """Hash of the hook's module source, so editing a hook reruns its jobs."""
     module = spec.impl.split(":")[0]
@@ -152,8 +157,9 @@ class _Compiler:
         return Plan(self.sb, self.work_dir, self.jobs, self.aliases)
 
     def add(self, cfg: JobConfig) -> None:
-        if cfg.hook not in HOOKS:
-            raise self.err(cfg, "hook", f"unknown hook {cfg.hook!r}; valid hooks: {', '.join(sorted(HOOKS))}")
+        if cfg.hook not in HOOKS or HOOKS[cfg.hook].internal:
+            public = sorted(name for name, h in HOOKS.items() if not h.internal)
+            raise self.err(cfg, "hook", f"unknown hook {cfg.hook!r}; valid hooks: {', '.join(public)}")
         spec = HOOKS[cfg.hook]
         job_id = f"{cfg.pipeline}/{cfg.order:02d}_{STAGE_SHORT[cfg.stage]}_{_slug(cfg.meta_name or spec.rule)}"
         job = Job(job_id, cfg, spec, None, None, {}, [], work_dir=self.work_dir, seed=self.sb.settings["seed"])
@@ -237,8 +243,8 @@ class _Compiler:
                                                    f"jobs: {', '.join(known) or 'none'}")
                 target = self.jobs[ids[0]]  # the original resolves duplicate names to the first job
             out = ref.output
-            if out == ARTIFACTS_OUTPUT:
-                pass  # every job has it: its artifacts directory
+            if out.startswith("__"):
+                pass  # hidden outputs: every job's __artifacts__, a probe's __stats__ (checked at run time)
             elif out not in target.output_keys:
                 if out.isdigit() and int(out) < len(target.output_keys):
                     out = target.output_keys[int(out)]  # the original's integer default keys
@@ -384,10 +390,16 @@ def _split_mixture(value: str) -> list[str]:
     return [t for t in value.split() if not re.fullmatch(r"[0-9.]+", t)]
 
 
-def compile_plan(sandbox: SandboxConfig | str | os.PathLike, overrides: dict | None = None) -> Plan:
+def compile_plan(sandbox: SandboxConfig | str | os.PathLike, overrides: dict | None = None,
+                 hpo_parallel: int = 2) -> Plan:
     if not isinstance(sandbox, SandboxConfig):
         sandbox = load_sandbox(sandbox, overrides)
-    return _Compiler(sandbox).compile()
+    plan = _Compiler(sandbox).compile()
+    if sandbox.settings.get("hpo_config"):
+        from .trials import expand_trials
+
+        expand_trials(plan, hpo_parallel)
+    return plan
 
 
 def plan_summary(plan: Plan) -> list[dict]:

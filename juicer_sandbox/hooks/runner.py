@@ -28,6 +28,7 @@ from ..hooks.registry import HOOKS
 from ..io import atomic_path, read_json, replace_dir, write_json
 
 log = logging.getLogger("juicer_sandbox")
+HPO_PARAMS = "__hpo_params__"  # the reference of a sweep trial's jobs to the trial's parameters
 
 
 @dataclass
@@ -79,7 +80,7 @@ def _alias_map(upstream: dict) -> dict[str, str]:
     """User export path (absolute) -> artifact path, from the upstream records."""
     out = {}
     for record in upstream.values():
-        out.update(record.get("published", {}))
+        out.update(record.get("aliases", {}))
     return out
 
 
@@ -120,6 +121,8 @@ def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
         dj = _load_config_value(rewrite_paths(spec["dj_from"], aliases), "dj_configs")
     partial = []
     for key, ref in spec["refs"].items():
+        if key == HPO_PARAMS:
+            continue
         root, rest = split_key(key)
         value = lookup(upstream, ref)
         if rest:
@@ -139,6 +142,10 @@ def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
             set_dotted(target, rest, value)
         except (KeyError, IndexError, TypeError) as exc:
             raise SandboxError(f"cannot set {root}.{rest} ({exc!r})") from None
+    if HPO_PARAMS in spec["refs"]:  # a sweep trial: its parameters win over everything written
+        from ..hpo.apply import apply_params
+
+        dj, extra = apply_params(lookup(upstream, spec["refs"][HPO_PARAMS]), dj, extra, spec["meta_name"])
     return rewrite_paths(dj, aliases), rewrite_paths(extra, aliases)
 
 
@@ -150,7 +157,7 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
     """Copy exported artifacts to the user-given paths; refuse to overwrite files we did not write."""
     from ..config.plan import export_target
 
-    published = {}
+    published, aliases = {}, {}
     for key in exports:
         # known at compile time, or only now (a recipe produced by another job names it)
         user_path = spec["exports"].get(key) or export_target(spec["hook"], key, dj, extra)
@@ -158,6 +165,9 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
             continue
         src = Path(exports[key])
         dst = os.path.normpath(os.path.abspath(user_path))
+        aliases[dst] = str(src.resolve())  # later jobs naming the user path read the artifact
+        if not spec.get("publish", True):
+            continue
         ledger = _published_ledger(work_dir, dst)
         if os.path.exists(dst):
             owner = read_json(ledger).get("job") if ledger.exists() else None
@@ -174,7 +184,7 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
                 shutil.copyfile(src, tmp)
         write_json(ledger, {"job": spec["job"], "path": dst})
         published[dst] = str(src.resolve())
-    return published
+    return published, aliases
 
 
 def normalise_outputs(value: Any, keys: list[str]) -> dict:
@@ -208,13 +218,13 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
     outputs = normalise_outputs(result.outputs, spec["output_keys"])
     outputs.update(result.hidden)
     outputs["__artifacts__"] = str(artifacts)
-    published = publish(spec, result.exports, work_dir, dj, extra)
+    published, aliases = publish(spec, result.exports, work_dir, dj, extra)
     # the resolved configs are kept with the record: what exactly ran
     write_json(artifacts / "resolved_config.json", {"dj_configs": dj, "extra_configs": extra})
     return {
         "job": spec["job"], "pipeline": spec["pipeline"], "meta_name": spec["meta_name"], "hook": spec["hook"],
         "stage": spec["stage"], "status": "done", "output_keys": spec["output_keys"], "outputs": outputs,
-        "metrics": result.metrics, "published": published, "artifacts": str(artifacts),
+        "metrics": result.metrics, "published": published, "aliases": aliases, "artifacts": str(artifacts),
         "stats_sources": {**sources, **result.stats_sources},
         "wall_s": round(time.time() - start, 3),
     }

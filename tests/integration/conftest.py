@@ -23,9 +23,11 @@ def demo_slice(dest: Path, n: int, name: str = "raw.jsonl") -> Path:
     return out
 
 
-def run_snakemake(workdir: Path, sandbox: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_snakemake(workdir: Path, sandbox: str, *args: str, check: bool = True,
+                  config: dict | None = None) -> subprocess.CompletedProcess:
+    settings = [f"sandbox={sandbox}"] + [f"{k}={v}" for k, v in (config or {}).items()]
     cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-           "--config", f"sandbox={sandbox}", *args]
+           "--config", *settings, *args]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=900)
     if check and proc.returncode != 0:

@@ -87,7 +87,7 @@ def test_resolve_recipe_from_a_published_path_reads_the_artifact(here):
     (art / "k.yaml").write_text(yaml.safe_dump({"dataset_path": "out/data.jsonl", "np": 1}))
     (art / "data").mkdir()
     upstream = {"p/00_refine": {"outputs": {"res_1": "out/k.yaml"},
-                                "published": {absp("out/k.yaml"): str(art / "k.yaml"),
+                                "aliases": {absp("out/k.yaml"): str(art / "k.yaml"),
                                               absp("out/data.jsonl"): str(art / "data.jsonl")}}}
     # out/k.yaml does not exist under the user path: only the artifact does
     dj, _ = resolve_configs(spec(dj_from=absp("out/k.yaml"), local={"dj_configs.np": 4}), upstream)
@@ -201,7 +201,7 @@ def test_publish_refuses_to_overwrite_a_user_file(here):
 def test_publish_writes_and_then_overwrites_its_own_publication(here):
     src = _artifact(here, text="v1\n")
     s = spec(exports={"dj_configs.export_path": "out/x.jsonl"})
-    published = publish(s, {"dj_configs.export_path": str(src)}, "wd", None, {})
+    published, _ = publish(s, {"dj_configs.export_path": str(src)}, "wd", None, {})
     assert published == {absp("out/x.jsonl"): str(src.resolve())}
     assert (here / "out" / "x.jsonl").read_text() == "v1\n"
     ledgers = list((here / "wd" / ".published").iterdir())
@@ -238,21 +238,21 @@ def test_publish_a_directory_replaces_the_old_one(here):
 def test_publish_a_path_known_only_at_run_time(here):
     # a recipe produced by another job names the export path: it comes from the resolved configs
     src = _artifact(here, "processed.jsonl")
-    published = publish(spec(), {"dj_configs.export_path": str(src)}, "wd",
+    published, _ = publish(spec(), {"dj_configs.export_path": str(src)}, "wd",
                         {"export_path": "out/late.jsonl"}, {})
     assert list(published) == [absp("out/late.jsonl")] and (here / "out" / "late.jsonl").exists()
 
 
 def test_publish_a_probe_exports_the_stats_file_name(here):
     src = _artifact(here, "raw_stats.jsonl")
-    published = publish(spec(hook="ProbeViaAnalyzerHook"), {"dj_configs.export_path": str(src)}, "wd",
+    published, _ = publish(spec(hook="ProbeViaAnalyzerHook"), {"dj_configs.export_path": str(src)}, "wd",
                         {"export_path": "out/probe.jsonl"}, {})
     assert list(published) == [absp("out/probe_stats.jsonl")]
 
 
 def test_publish_without_a_user_path_does_nothing(here):
     src = _artifact(here)
-    assert publish(spec(), {"dj_configs.export_path": str(src)}, "wd", {}, {}) == {}
+    assert publish(spec(), {"dj_configs.export_path": str(src)}, "wd", {}, {})[0] == {}
     assert not (here / "wd" / ".published").exists()
 
 
