@@ -8,8 +8,14 @@ named by Ray) and write the rows ourselves, stats included, exactly like the def
 `ray_address`: `None` keeps the recipe's `ray_address`, else Data-Juicer's default `auto` (the
 cluster in `RAY_ADDRESS`, or the one `ray start --head` started on this machine); `host:port` of a
 head's GCS (what `ray start --head --port P` prints); `ray://host:10001` (Ray Client); `local`
-(start a throwaway Ray inside this job). Nothing is installed at run time: the ops run in the
-workers' existing Python environment (no runtime_env pip/conda).
+(start a throwaway Ray inside this job; note Ray 2.60 then writes ~/.ray/auth_token). Nothing is
+installed at run time: the ops run in the workers' existing Python environment (no runtime_env
+pip/conda), so the cluster's nodes need the same pinned environment.
+
+Token authentication (Ray 2.60 turns it on for `ray start --head` whenever ~/.ray/auth_token exists,
+and for every local `ray.init()`): a driver only sends the token when RAY_AUTH_MODE=token is set in
+its environment (token from ~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN); set them
+for the Snakemake run, otherwise the connection fails with "Failed to connect to Ray cluster".
 """
 from __future__ import annotations
 
@@ -43,15 +49,14 @@ def run_recipe_ray(recipe: dict, work_dir: Path, out_path: Path, ray_address: st
     # Ray's default execution may reorder blocks; keep the input order so reruns write the same bytes.
     ray.data.DataContext.get_current().execution_options.preserve_order = True
 
+    _check_reachable(recipe["ray_address"])
     saved_mode = os.environ.get(_RAY_MODE_ENV)
     try:
         cfg = init_cfg(recipe, work_dir, work_dir / "dj_export" / out_path.name)
         try:
             executor = RayExecutor(cfg)  # ray.init(cfg.ray_address) happens here
         except ConnectionError as exc:
-            raise SandboxError(
-                f"no Ray cluster at ray_address={recipe['ray_address']!r} ({exc}); start one with "
-                "`ray start --head` or set ray_address (host:port, ray://host:10001, or `local`)") from None
+            raise SandboxError(_no_cluster(recipe["ray_address"], str(exc))) from None
         log.info("Ray cluster %s: %s", recipe["ray_address"], ray.cluster_resources())
         dataset = executor.run(skip_export=True)
         return write_jsonl(out_path, _rows(_plain(row) for row in dataset.data.iter_rows()))
@@ -63,6 +68,36 @@ def run_recipe_ray(recipe: dict, work_dir: Path, out_path: Path, ray_address: st
             os.environ.pop(_RAY_MODE_ENV, None)
         else:
             os.environ[_RAY_MODE_ENV] = saved_mode
+
+
+def _no_cluster(address: str, why: str) -> str:
+    return (f"no Ray cluster at ray_address={address!r} ({why}); start one with `ray start --head` "
+            "or set ray_address (host:port, ray://host:10001, or `local`); if the cluster uses token "
+            "authentication, set RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN_PATH) for this run")
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast where ray.init would retry for ever: a GCS address nobody listens on (e.g. `auto`
+    finding the address file a killed head left in /tmp/ray)."""
+    import socket
+
+    from ray._private.services import canonicalize_bootstrap_address  # pinned ray 2.60
+
+    from ..errors import SandboxError
+
+    if address == "local" or address.startswith("ray://"):
+        return
+    try:
+        resolved = canonicalize_bootstrap_address(address)
+    except (ValueError, ConnectionError) as exc:  # `auto` with no cluster found anywhere
+        raise SandboxError(_no_cluster(address, str(exc))) from None
+    if resolved is None:
+        return
+    host, _, port = resolved.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise SandboxError(_no_cluster(address, f"{resolved}: {exc}")) from None
 
 
 def _plain(value):

@@ -1,9 +1,13 @@
 """Data-Juicer's Ray executor on a local Ray head: same kept rows as the default executor.
 
 A Ray head is started on 127.0.0.1 (`ray start --head --block`, every port chosen free, its own
-temp dir) in a new session; `run_recipe_ray` connects to it by address. The finalizer stops
-exactly that session's processes (not `ray stop --force`, which kills every Ray on the machine,
-other people's included).
+temp dir) in a new session; `run_recipe_ray` connects to it by address from a separate driver
+process, like a Snakemake job would. The head listens on every interface, so it uses Ray's token
+authentication with a token of its own (RAY_AUTH_MODE=token, RAY_AUTH_TOKEN_PATH), which also keeps
+the test independent of a ~/.ray/auth_token left by an earlier local `ray.init()` (Ray 2.60 turns
+token auth on for `ray start` when that file exists, but a driver only sends a token when
+RAY_AUTH_MODE=token). The finalizer stops exactly that session's processes (not
+`ray stop --force`, which kills every Ray on the machine, other people's included).
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import gzip
 import itertools
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -52,7 +57,7 @@ def _session_pids(sid: int) -> list[int]:
     return pids
 
 
-def _stop_session(sid: int, grace: float = 10) -> None:
+def _stop_session(sid: int, grace: float = 5) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in _session_pids(sid):
             try:
@@ -68,17 +73,20 @@ def _stop_session(sid: int, grace: float = 10) -> None:
 
 @pytest.fixture(scope="module")
 def ray_head(request):
-    """Address (127.0.0.1:port) of a Ray head with 2 CPUs that this fixture started."""
+    """(address 127.0.0.1:port, environment a driver needs) of a 2-CPU Ray head started here."""
     port = _free_port()
     temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray puts unix sockets under it
+    token = Path(temp_dir) / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    token.chmod(0o600)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
     log = open(Path(temp_dir) / "head.log", "w+")
     cmd = [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
            "--temp-dir", temp_dir,
            "--dashboard-agent-listen-port", str(_free_port()), "--dashboard-agent-grpc-port", str(_free_port()),
            "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port", str(_free_port())]
-    head = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    head = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
     def stop():
         _stop_session(head.pid)  # start_new_session: the session id is the head's pid
@@ -92,7 +100,7 @@ def ray_head(request):
         log.seek(0)
         text = log.read()
         if "Ray runtime started" in text:
-            return f"127.0.0.1:{port}"
+            return f"127.0.0.1:{port}", env
         assert head.poll() is None, f"ray start exited ({head.returncode}):\n{text[-4000:]}"
         time.sleep(0.5)
     pytest.fail(f"Ray head not up after 90 s:\n{text[-4000:]}")
@@ -103,22 +111,39 @@ def _freeze() -> str:
                           text=True, check=True).stdout
 
 
-def test_ray_executor_keeps_what_the_default_executor_keeps(ray_head, tmp_path):
-    from juicer_sandbox.dj.engine import run_recipe
-    from juicer_sandbox.dj.ray_engine import run_recipe_ray
+# The driver: a fresh process, as in a Snakemake job. Ray mode must not leak into the default run.
+DRIVER = """
+import json, os, sys
+from pathlib import Path
+from juicer_sandbox.dj.engine import run_recipe
+from juicer_sandbox.dj.ray_engine import run_recipe_ray
 
+recipe, tmp, address = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+before = os.environ.get("RAY_JOB")
+n_ray = run_recipe_ray(recipe, tmp / "ray", tmp / "ray.jsonl", address)
+leaked = os.environ.get("RAY_JOB") != before
+n_default = run_recipe(recipe, tmp / "default", tmp / "default.jsonl")
+print("RESULT " + json.dumps({"ray": n_ray, "default": n_default, "leaked": leaked}))
+"""
+
+
+def test_ray_executor_keeps_what_the_default_executor_keeps(ray_head, tmp_path):
+    address, env = ray_head
     data = tmp_path / "raw.jsonl"
     with gzip.open(REPO / "data/demo/raw.jsonl.gz", "rt", encoding="utf-8") as src, open(data, "w") as fh:
         fh.writelines(itertools.islice(src, 300))
     recipe = {"project_name": "ray-test", "dataset_path": str(data), "text_keys": "text", "process": FILTERS}
-    ray_mode = os.environ.get("RAY_JOB")
     before = _freeze()
-
-    n_ray = run_recipe_ray(recipe, tmp_path / "ray", tmp_path / "ray.jsonl", ray_head)
-    assert os.environ.get("RAY_JOB") == ray_mode, "Data-Juicer's Ray mode leaked into this process"
-    n_default = run_recipe(recipe, tmp_path / "default", tmp_path / "default.jsonl")
-
+    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(recipe), str(tmp_path), address],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, f"driver failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     assert _freeze() == before, "a run changed the Python environment"
+    [line] = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    result = json.loads(line[len("RESULT "):])
+    assert "Connecting to existing Ray cluster" in proc.stderr  # it used the head, not a local Ray
+
+    assert not result["leaked"], "Data-Juicer's Ray mode leaked into the driver process"
+    n_ray, n_default = result["ray"], result["default"]
     assert 0 < n_ray < 300
     assert n_ray == n_default
     ray_rows = [json.loads(line) for line in open(tmp_path / "ray.jsonl")]
