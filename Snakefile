@@ -15,12 +15,14 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate(config, schema="config/schemas/config.schema.yaml")
 
 
+include: "rules/envs.smk"
 include: "rules/plan.smk"
 include: "rules/probe.smk"
 include: "rules/refine.smk"
 include: "rules/execute.smk"
 include: "rules/evaluate.smk"
 include: "rules/hpo.smk"
+include: "rules/iterate.smk"
 include: "rules/report.smk"
 
 

@@ -5,6 +5,7 @@ rule evaluate_data:
     """EvaluateDataHook: evaluate a dataset with the component named by extra_configs.type."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -27,6 +28,7 @@ rule evaluate_model:
     """EvaluateModelHook: validation loss, perplexity and bits per byte of a trained model."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("train"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),

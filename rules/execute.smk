@@ -5,6 +5,7 @@ rule process_data:
     """ProcessDataHook: run a Data-Juicer recipe (stats already in the input are reused)."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -29,6 +30,7 @@ rule manipulate_pools:
     """DataPoolManipulationHook: construct, combine, duplicate, downsample, merge, join pools."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -50,6 +52,7 @@ rule general_data_executor:
     """GeneralDataExecutorHook: format conversion (DJ jsonl <-> parquet / HF datasets)."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -70,6 +73,7 @@ rule train_model:
     Checkpoints live outside the job's outputs, so a killed job resumes when rerun."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("train"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -95,6 +99,7 @@ rule infer_model:
     """InferModelHook: generation over a dataset, from a local model or an OpenAI-compatible API."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("train"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),

@@ -6,6 +6,7 @@ rule hpo_ask:
     """A trial's parameters from the Optuna study in {work_dir}/hpo/study."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -25,6 +26,7 @@ rule hpo_tell:
     """The trial's objective back to the study."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -44,6 +46,7 @@ rule hpo_export:
     """trials.csv, best.json, plots, and the best recipe against the baseline run."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),

@@ -5,6 +5,7 @@ rule probe_via_analyzer:
     """ProbeViaAnalyzerHook: per-sample stats + overall distribution of a dataset."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -29,6 +30,7 @@ rule general_probe:
     """GeneralProbeHook: rank data pools by their metrics."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -48,6 +50,7 @@ rule probe_via_model_infer:
     """ProbeViaModelInferHook: per-sample model loss written as a stat."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("train"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),

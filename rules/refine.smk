@@ -5,6 +5,7 @@ rule refine_via_ksigma:
     """RefineRecipeViaKSigmaHook: op thresholds at mean +/- k*std of the probed stats."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),
@@ -24,6 +25,7 @@ rule refine_via_model_feedback:
     """RefineRecipeViaModelFeedbackHook: a recipe from per-sample model loss or from ranked pools."""
     input:
         unpack(job_inputs),
+        env_lock=env_lock("data"),
     output:
         context=hook_output("context"),
         artifacts=directory(hook_output("artifacts")),

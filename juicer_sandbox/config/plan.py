@@ -54,10 +54,25 @@ class Job:
     work_dir: str = ""
     seed: int = 42
     publish: bool = True  # copy exports to the user's paths (trial copies of an HPO sweep do not)
+    export_subdir: str | None = None  # iterations publish to <dir>/iter_N/<name>, as the original did
 
     @property
     def rule(self) -> str:
         return self.spec.rule
+
+    def clone(self, new_id: str, id_map: dict[str, str]) -> "Job":
+        """A copy under another id whose deps and references point into `id_map` (trials, iterations)."""
+        refs = {}
+        for key, ref in self.refs.items():
+            if "gather" in ref:
+                refs[key] = {"gather": [{**g, "job": id_map[g["job"]]} for g in ref["gather"]]}
+            else:
+                refs[key] = {**ref, "job": id_map[ref["job"]]}
+        new = copy.copy(self)
+        new.id, new.dj, new.extra = new_id, copy.deepcopy(self.dj), copy.deepcopy(self.extra)
+        new.deps, new.refs = [id_map[d] for d in self.deps], refs
+        new.file_inputs, new.exports, new.output_keys = list(self.file_inputs), dict(self.exports), list(self.output_keys)
+        return new
 
     def params(self) -> dict:
         """Everything that defines what the job computes; Snakemake reruns the job when it changes."""
@@ -66,7 +81,7 @@ class Job:
             "stage": self.cfg.stage, "dj_configs": self.dj, "dj_from": self.dj_from, "extra_configs": self.extra,
             "refs": self.refs, "local": self.cfg.local, "output_keys": self.output_keys, "exports": self.exports,
             "code": code_fingerprint(self.spec), "work_dir": self.work_dir, "seed": self.seed,
-            "publish": self.publish,
+            "publish": self.publish, "export_subdir": self.export_subdir,
         }
 
 
@@ -87,6 +102,13 @@ class Plan:
 
     def context_path(self, job_id: str) -> str:
         return f"{self.work_dir}/{job_id}/context.json"
+
+
+def internal_job(job_id: str, hook: str, extra: dict, deps: list[str], like: Job, pipeline: str) -> Job:
+    """A job the compiler adds (HPO ask/tell/export, iteration gates); `like` lends its settings."""
+    cfg = copy.copy(like.cfg)
+    cfg.pipeline, cfg.meta_name, cfg.local, cfg.input = pipeline, job_id.rsplit("/", 1)[-1], {}, {}
+    return Job(job_id, cfg, HOOKS[hook], None, None, extra, ["res_1"], deps, {}, [], {}, like.work_dir, like.seed)
 
 
 @functools.lru_cache(maxsize=None)
@@ -391,10 +413,13 @@ def _split_mixture(value: str) -> list[str]:
 
 
 def compile_plan(sandbox: SandboxConfig | str | os.PathLike, overrides: dict | None = None,
-                 hpo_parallel: int = 2) -> Plan:
+                 hpo_parallel: int = 2, iter_cap: int = 10) -> Plan:
     if not isinstance(sandbox, SandboxConfig):
         sandbox = load_sandbox(sandbox, overrides)
     plan = _Compiler(sandbox).compile()
+    from .iterations import expand_iterations
+
+    expand_iterations(plan, iter_cap)
     if sandbox.settings.get("hpo_config"):
         from .trials import expand_trials
 

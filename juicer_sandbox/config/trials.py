@@ -20,7 +20,6 @@ import os
 import re
 
 from ..errors import ConfigError
-from ..hooks.registry import HOOKS
 
 BASELINE = "baseline"
 
@@ -35,25 +34,6 @@ def _load_hpo_config(value, sandbox_file: str) -> tuple[dict, str]:
     if not isinstance(raw, dict):
         raise ConfigError("hpo_config must hold a mapping (W&B sweep format)", file=path)
     return raw, path
-
-
-def _clone(job, new_id: str, id_map: dict):
-    from .plan import Job
-
-    clone = Job(new_id, job.cfg, job.spec, copy.deepcopy(job.dj), job.dj_from, copy.deepcopy(job.extra),
-                list(job.output_keys), [id_map[d] for d in job.deps], _remap_refs(job.refs, id_map),
-                list(job.file_inputs), dict(job.exports), job.work_dir, job.seed)
-    return clone
-
-
-def _remap_refs(refs: dict, id_map: dict) -> dict:
-    out = {}
-    for key, ref in refs.items():
-        if "gather" in ref:
-            out[key] = {"gather": [{**g, "job": id_map[g["job"]]} for g in ref["gather"]]}
-        else:
-            out[key] = {**ref, "job": id_map[ref["job"]]}
-    return out
 
 
 def _metric_job(metric_name: str, template: dict, file: str) -> tuple[str, str]:
@@ -76,7 +56,7 @@ def expand_trials(plan, parallel: int) -> None:
     """Replace the plan's jobs by baseline + per-trial copies + ask/tell/export jobs (in place)."""
     from ..hpo.apply import validate_param_names
     from ..hpo.sweep import load_sweep
-    from .plan import Job
+    from .plan import Job, internal_job
 
     raw, file = _load_hpo_config(plan.sandbox.settings["hpo_config"], plan.sandbox.path)
     sweep = load_sweep(raw, file=file)
@@ -93,7 +73,7 @@ def expand_trials(plan, parallel: int) -> None:
     jobs: dict[str, Job] = {}
     base_map = {jid: f"{BASELINE}/{jid}" for jid in template}
     for jid, job in template.items():
-        jobs[base_map[jid]] = _clone(job, base_map[jid], base_map)
+        jobs[base_map[jid]] = job.clone(base_map[jid], base_map)
 
     any_job = next(iter(template.values()))
     # A trial's jobs must not change when the budget grows (raising run_cap adds trials and
@@ -102,12 +82,7 @@ def expand_trials(plan, parallel: int) -> None:
     hpo_common = {"sweep": uncapped, "sweep_file": file, "study_dir": study_dir, "parallel": parallel}
 
     def internal(job_id, hook, extra, deps):
-        from .plan import Job as _Job
-
-        cfg = copy.copy(any_job.cfg)
-        cfg.pipeline, cfg.meta_name, cfg.local, cfg.input = "hpo", job_id.rsplit("/", 1)[-1], {}, {}
-        return _Job(job_id, cfg, HOOKS[hook], None, None, extra, ["res_1"], deps, {}, [], {},
-                    plan.work_dir, any_job.seed)
+        return internal_job(job_id, hook, extra, deps, any_job, "hpo")
 
     tells, recipe_jobs = [], []
     for t in range(sweep.max_trials):
@@ -120,7 +95,7 @@ def expand_trials(plan, parallel: int) -> None:
         for jid, job in template.items():
             if jid not in affected:
                 continue
-            clone = _clone(job, id_map[jid], id_map)
+            clone = job.clone(id_map[jid], id_map)
             clone.deps.append(ask_id)
             clone.refs["__hpo_params__"] = {"job": ask_id, "output": "res_1", "deeper": []}
             clone.exports, clone.publish = {}, False  # trials keep their results in work_dir

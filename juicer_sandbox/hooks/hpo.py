@@ -5,10 +5,9 @@ import logging
 import shutil
 from pathlib import Path
 
-from ..config.refs import get_dotted
 from ..errors import SandboxError
 from ..io import write_json
-from .runner import Result, Run
+from .runner import Result, Run, record_value
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +34,13 @@ def ask(run: Run) -> Result:
     return Result(outputs=params, metrics={"trial": extra["trial"], "params": params})
 
 
-def _metric(record: dict, key: str):
-    for source in (record.get("metrics") or {}, record.get("outputs") or {}):
-        try:
-            return get_dotted(source, key)
-        except (KeyError, TypeError):
-            continue
-    raise SandboxError(f"job {record['job']} has no metric {key!r} (metrics: {', '.join(record.get('metrics') or {})})")
-
-
 def tell(run: Run) -> Result:
     """The trial's objective back to the study (a failed metric marks the trial failed)."""
     from ..hpo.study import tell as study_tell
 
     extra = run.extra
     record = run.upstream[extra["metric_job"]]
-    value = _metric(record, extra["metric_key"])
+    value = record_value(record, extra["metric_key"])
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -70,7 +60,7 @@ def export(run: Run) -> Result:
     sweep = _sweep(extra)
     out = study_export(extra["study_dir"], sweep, run.artifacts)
     best = out.get("best") or {}
-    baseline = _metric(run.upstream[extra["baseline_job"]], extra["metric_key"])
+    baseline = record_value(run.upstream[extra["baseline_job"]], extra["metric_key"])
     summary = {"metric": sweep.metric_name, "goal": sweep.goal, "baseline_value": baseline,
                "best_value": best.get("value"), "best_trial": best.get("trial_index"),
                "best_params": best.get("params"), "counts": out.get("counts")}

@@ -54,6 +54,7 @@ HOOKS: dict[str, HookSpec] = {
         HookSpec("HpoAskHook", "hpo_ask", "juicer_sandbox.hooks.hpo:ask", internal=True),
         HookSpec("HpoTellHook", "hpo_tell", "juicer_sandbox.hooks.hpo:tell", internal=True),
         HookSpec("HpoExportHook", "hpo_export", "juicer_sandbox.hooks.hpo:export", internal=True),
+        HookSpec("IterGateHook", "iter_gate", "juicer_sandbox.hooks.iterate:gate", internal=True),
     ]
 }
 

@@ -29,6 +29,7 @@ from ..io import atomic_path, read_json, replace_dir, write_json
 
 log = logging.getLogger("juicer_sandbox")
 HPO_PARAMS = "__hpo_params__"  # the reference of a sweep trial's jobs to the trial's parameters
+ITER_GATE = "__iter_gate__"  # the reference of an iteration's jobs to the previous iteration's gate
 
 
 @dataclass
@@ -76,6 +77,26 @@ def lookup(upstream: dict, ref: dict) -> Any:
     return copy.deepcopy(value)
 
 
+def record_value(record: dict, key: str) -> Any:
+    """A dotted key from a job record's metrics, else from its outputs."""
+    for source in (record.get("metrics") or {}, record.get("outputs") or {}):
+        try:
+            return get_dotted(source, key)
+        except (KeyError, TypeError):
+            continue
+    raise SandboxError(f"job {record['job']} has no metric or output {key!r} "
+                       f"(metrics: {', '.join(record.get('metrics') or {}) or 'none'})")
+
+
+def skip_reason(spec: dict, upstream: dict) -> str | None:
+    """Why this job does not run: an iteration after the targets were met, or a skipped input."""
+    gate = spec["refs"].get(ITER_GATE)
+    if gate and not lookup(upstream, gate).get("continue", True):
+        return "the iteration targets were met earlier"
+    skipped = [jid for jid, rec in upstream.items() if rec.get("status") == "skipped"]
+    return f"its input {skipped[0]} was skipped" if skipped else None
+
+
 def _alias_map(upstream: dict) -> dict[str, str]:
     """User export path (absolute) -> artifact path, from the upstream records."""
     out = {}
@@ -121,7 +142,7 @@ def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
         dj = _load_config_value(rewrite_paths(spec["dj_from"], aliases), "dj_configs")
     partial = []
     for key, ref in spec["refs"].items():
-        if key == HPO_PARAMS:
+        if key in (HPO_PARAMS, ITER_GATE):
             continue
         root, rest = split_key(key)
         value = lookup(upstream, ref)
@@ -149,6 +170,14 @@ def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
     return rewrite_paths(dj, aliases), rewrite_paths(extra, aliases)
 
 
+def iteration_path(path: str, subdir: str) -> str:
+    """As the original: a file a/b/x.jsonl -> a/b/iter_N/x.jsonl, a directory a/b -> a/b/iter_N."""
+    name = os.path.basename(path)
+    if "." in name[1:]:
+        return os.path.join(os.path.dirname(path), subdir, name)
+    return os.path.join(path, subdir)
+
+
 def _published_ledger(work_dir: str, user_path: str) -> Path:
     return Path(work_dir) / ".published" / (hashlib.sha1(user_path.encode()).hexdigest() + ".json")
 
@@ -166,6 +195,8 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
         src = Path(exports[key])
         dst = os.path.normpath(os.path.abspath(user_path))
         aliases[dst] = str(src.resolve())  # later jobs naming the user path read the artifact
+        if spec.get("export_subdir"):
+            dst = iteration_path(dst, spec["export_subdir"])
         if not spec.get("publish", True):
             continue
         ledger = _published_ledger(work_dir, dst)
@@ -200,13 +231,25 @@ def normalise_outputs(value: Any, keys: list[str]) -> dict:
     return out
 
 
+def _record(spec: dict, status: str, **fields) -> dict:
+    base = {"job": spec["job"], "pipeline": spec["pipeline"], "meta_name": spec["meta_name"], "hook": spec["hook"],
+            "stage": spec["stage"], "status": status, "output_keys": spec["output_keys"], "outputs": {},
+            "metrics": {}, "published": {}, "aliases": {}}
+    base.update(fields)
+    return base
+
+
 def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir: str, threads: int = 1) -> dict:
     start = time.time()
     hook = HOOKS[spec["hook"]]
-    dj, extra = resolve_configs(spec, upstream)
     if artifacts.exists():
         shutil.rmtree(artifacts)
     artifacts.mkdir(parents=True)
+    reason = None if spec["hook"] == "IterGateHook" else skip_reason(spec, upstream)  # gates always decide
+    if reason:
+        log.info("skipped: %s", reason)
+        return _record(spec, "skipped", reason=reason, artifacts=str(artifacts), wall_s=0.0)
+    dj, extra = resolve_configs(spec, upstream)
     scratch.mkdir(parents=True, exist_ok=True)
     sources = {}
     for record in upstream.values():
@@ -221,13 +264,9 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
     published, aliases = publish(spec, result.exports, work_dir, dj, extra)
     # the resolved configs are kept with the record: what exactly ran
     write_json(artifacts / "resolved_config.json", {"dj_configs": dj, "extra_configs": extra})
-    return {
-        "job": spec["job"], "pipeline": spec["pipeline"], "meta_name": spec["meta_name"], "hook": spec["hook"],
-        "stage": spec["stage"], "status": "done", "output_keys": spec["output_keys"], "outputs": outputs,
-        "metrics": result.metrics, "published": published, "aliases": aliases, "artifacts": str(artifacts),
-        "stats_sources": {**sources, **result.stats_sources},
-        "wall_s": round(time.time() - start, 3),
-    }
+    return _record(spec, "done", outputs=outputs, metrics=result.metrics, published=published, aliases=aliases,
+                   artifacts=str(artifacts), stats_sources={**sources, **result.stats_sources},
+                   wall_s=round(time.time() - start, 3))
 
 
 @contextlib.contextmanager
@@ -253,6 +292,10 @@ def _redirect_to(log_path: str):
 
 def run_snakemake_job(smk, hook_name: str) -> None:
     """Entry point of every scripts/<hook>.py."""
+    from ..envs import maybe_reexec
+
+    if maybe_reexec(smk, "juicer_sandbox.hooks.runner:run_snakemake_job", hook_name):
+        return  # ran in the rule family's venv (config envs.mode: venv)
     spec = json.loads(smk.params.spec)
     assert spec["hook"] == hook_name, (spec["hook"], hook_name)
     upstream = {}
