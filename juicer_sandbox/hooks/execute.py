@@ -28,7 +28,12 @@ def process_data(run: Run) -> Result:
         export_name = dataset_stem(export_name) + ".jsonl"
     out = run.artifacts / export_name
     n_in = _count_rows(recipe.get("dataset_path"))
-    n_out = run_recipe(recipe, run.scratch / "dj", out, np=run.threads)
+    if recipe.get("executor_type") == "ray":  # Data-Juicer's Ray executor (ray_address or auto)
+        from ..dj.ray_engine import run_recipe_ray
+
+        n_out = run_recipe_ray(recipe, run.scratch / "dj", out, recipe.get("ray_address"))
+    else:
+        n_out = run_recipe(recipe, run.scratch / "dj", out, np=run.threads)
     write_provenance(out, recipe, inherited)
     log.info("processed %s: %s -> %d samples", recipe.get("dataset_path"), n_in, n_out)
     return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out,
