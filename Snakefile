@@ -15,6 +15,9 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate(config, schema="config/schemas/config.schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/envs.smk"
 include: "rules/plan.smk"
 include: "rules/probe.smk"
@@ -30,3 +33,4 @@ rule all:
     default_target: True
     input:
         rules.summarize.output,
+        rules.report_assets.output,

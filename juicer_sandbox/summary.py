@@ -79,6 +79,9 @@ def build_summary(records: list[dict], sandbox_path: str, work_dir: str) -> tupl
         md.append(f"| {j['job']} | {j['hook']} | {_fmt(j['wall_s'])} | {_scalar_metrics(j['metrics'] or {})} |")
     md.append("")
     md += model_comparison(records)
+    from .report import ranking_summary_lines
+
+    md += ranking_summary_lines(records)
     probes = [r for r in records if r["hook"] == "ProbeViaAnalyzerHook"]
     if len(probes) > 1:
         md += ["## Data before and after processing", ""]

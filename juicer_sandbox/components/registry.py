@@ -24,7 +24,8 @@ FACTORIES: dict[str, Factory] = {
     f.name: f
     for f in [
         Factory("data_pool_manipulator", (("juicer_sandbox.components.pools", "MANIPULATORS"),)),
-        Factory("general_probe", (("juicer_sandbox.components.ranking", "PROBES"),)),
+        Factory("general_probe", (("juicer_sandbox.components.ranking", "PROBES"),
+                                  ("juicer_sandbox.components.experiment", "PROBES"))),
         Factory("general_data_executor", (("juicer_sandbox.components.convert", "CONVERTERS"),)),
         Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
                                    ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"))),

@@ -80,6 +80,11 @@ def general_probe(run: Run) -> Result:
     from ..components.registry import get_component
 
     comp = get_component("general_probe", run.extra.get("type"))
-    ranked = comp.fn({k: v for k, v in run.extra.items() if k != "type"})
-    write_json(run.artifacts / "ranking.json", ranked)
-    return Result(outputs=ranked, metrics={"ranking": ranked})
+    cfg = {k: v for k, v in run.extra.items() if k != "type"}
+    exports = {}
+    if "export_path" in (comp.schema.get("properties") or {}):
+        cfg["export_path"] = str(run.artifacts / "export")
+        exports = {"extra_configs.export_path": cfg["export_path"]}
+    ranked = comp.fn(cfg)
+    write_json(run.artifacts / "result.json", ranked)
+    return Result(outputs=ranked, metrics={"ranking": ranked}, exports=exports)

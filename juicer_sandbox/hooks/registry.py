@@ -30,7 +30,7 @@ HOOKS: dict[str, HookSpec] = {
         HookSpec("ProbeViaModelInferHook", "probe_via_model_infer", "juicer_sandbox.hooks.model:probe_via_model_infer",
                  produces=("extra_configs.export_path",), env="train"),
         HookSpec("GeneralProbeHook", "general_probe", "juicer_sandbox.hooks.probe:general_probe",
-                 factory="general_probe"),
+                 factory="general_probe", produces=("extra_configs.export_path",)),
         HookSpec("RefineRecipeViaKSigmaHook", "refine_via_ksigma", "juicer_sandbox.hooks.refine:refine_via_ksigma",
                  uses_dj=True, produces=("extra_configs.path_k_sigma_recipe",)),
         HookSpec("RefineRecipeViaModelFeedbackHook", "refine_via_model_feedback",

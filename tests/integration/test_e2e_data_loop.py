@@ -26,6 +26,10 @@ def _write_sandbox(workdir: Path, data: Path, k: float = 3) -> str:
     (workdir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     sandbox = yaml.safe_load((REPO / "config/sandboxes/demo.yaml").read_text())
     sandbox["work_dir"] = "out"
+    # the demo's data loop only: its first execution and evaluation jobs (the model arms are
+    # covered by test_e2e_model_loop)
+    sandbox["execution_job_configs"] = sandbox["execution_job_configs"][:1]
+    sandbox["evaluation_job_configs"] = sandbox["evaluation_job_configs"][:1]
     for job in sandbox["probe_job_configs"] + sandbox["refine_recipe_job_configs"] + \
             sandbox["evaluation_job_configs"]:
         job["dj_configs"] = "recipe.yaml"
@@ -81,7 +85,8 @@ def test_data_loop_end_to_end(workdir):
     # changing k reruns refine, process, the second probe and the summary -- not the first probe
     _write_sandbox(workdir, data, k=2)
     proc = run_snakemake(workdir, sandbox)
-    assert _ran_rules(proc) == ["all", "probe_via_analyzer", "process_data", "refine_via_ksigma", "summarize"]
+    assert _ran_rules(proc) == ["all", "probe_via_analyzer", "process_data", "refine_via_ksigma", "report_assets",
+                                "summarize"]
     summary2 = json.loads((workdir / "out/summary.json").read_text())
     kept2 = {j["job"]: j for j in summary2["jobs"]}["anonymous/02_execution_process"]["metrics"]["samples_out"]
     assert kept2 < kept  # k=2 is stricter than k=3
