@@ -225,7 +225,18 @@ def compute_arm_ranking(cfg: dict) -> dict:
         r["beats_baseline"] = None if r["is_baseline"] else bool(sign * r["delta"] < 0)
 
     ranking = [r["arm"] for r in rows if not r["is_baseline"]]
-    ranked_pools = [r["pool"] or r["arm"] for r in rows if not r["is_baseline"]]
+    chosen = [r for r in rows if not r["is_baseline"]]
+    if cfg.get("one_per_group"):
+        # the best arm of each group only, e.g. one pool per op for a multi-op combination
+        # (arms "<stat>_<part>": group "<stat>"); two thirds of one stat never intersect
+        seen, kept = set(), []
+        for r in chosen:
+            group = r["arm"].rsplit("_", 1)[0]
+            if group not in seen:
+                seen.add(group)
+                kept.append(r)
+        chosen = kept
+    ranked_pools = [r["pool"] or r["arm"] for r in chosen]
     if top_n is not None:
         ranked_pools = ranked_pools[:top_n]
     result = {"metric": metric, "goal": goal, "baseline": baseline, "top_n": top_n, "arms": rows,
@@ -459,6 +470,8 @@ SCHEMAS: dict[str, dict] = {
                                 {"type": "array", "items": {"type": ["string", "null"]}}, {"type": "null"}],
                       "default": None, "description": "arm -> training pool, when the evaluations lack `pool`"},
             "top_n": {"type": ["integer", "null"], "minimum": 1, "default": None},
+            "one_per_group": {"type": "boolean", "default": False,
+                              "description": "return only the best arm of each group (arm name up to its last '_')"},
             "export_path": _EXPORT,
         },
         "required": ["evaluations"],

@@ -298,3 +298,13 @@ def test_ranking_agreement_from_job_directories(tmp_path):
     empty.mkdir()
     with pytest.raises(ComponentConfigError, match="holds no ranking"):
         ranking_agreement({"ranking_a": str(empty), "ranking_b": small})
+
+
+def test_one_per_group_keeps_the_best_arm_of_each_group():
+    from juicer_sandbox.components.experiment import compute_arm_ranking
+
+    evals = [{"arm": a, "seed": 0, "loss": v, "pool": f"/p/{a}"} for a, v in
+             [("text_len_0", 5.0), ("text_len_2", 4.0), ("alnum_ratio_1", 4.5), ("random", 6.0)]]
+    res = compute_arm_ranking({"evaluations": evals, "baseline": "random", "one_per_group": True})
+    assert res["ranked_pools"] == ["/p/text_len_2", "/p/alnum_ratio_1"]
+    assert res["ranking"] == ["text_len_2", "alnum_ratio_1", "text_len_0"]  # the table keeps every arm
