@@ -3,7 +3,7 @@
 
 rule summarize:
     input:
-        contexts=[PLAN.context_path(job_id) for job_id in PLAN.jobs],
+        contexts=[PLAN.context_path(job_id) for job_id in PLAN.summary_jobs()],
     output:
         json=f"{WORK_DIR}/summary.json",
         markdown=f"{WORK_DIR}/summary.md",
@@ -31,7 +31,7 @@ REPORT_ITEMS = report_items(PLAN)
 rule report_assets:
     """Report files under <work_dir>/report/ (see juicer_sandbox/report.py)."""
     input:
-        contexts=[PLAN.context_path(job_id) for job_id in PLAN.jobs],
+        contexts=[PLAN.context_path(job_id) for job_id in PLAN.summary_jobs()],
         summary=rules.summarize.output.markdown,
     output:
         *[

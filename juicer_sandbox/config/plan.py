@@ -55,6 +55,7 @@ class Job:
     seed: int = 42
     publish: bool = True  # copy exports to the user's paths (trial copies of an HPO sweep do not)
     export_subdir: str | None = None  # iterations publish to <dir>/iter_N/<name>, as the original did
+    hpo_params: dict | None = None  # a grid trial's parameters (known when planning)
 
     @property
     def rule(self) -> str:
@@ -81,7 +82,7 @@ class Job:
             "stage": self.cfg.stage, "dj_configs": self.dj, "dj_from": self.dj_from, "extra_configs": self.extra,
             "refs": self.refs, "local": self.cfg.local, "output_keys": self.output_keys, "exports": self.exports,
             "code": code_fingerprint(self.spec), "work_dir": self.work_dir, "seed": self.seed,
-            "publish": self.publish, "export_subdir": self.export_subdir,
+            "publish": self.publish, "export_subdir": self.export_subdir, "hpo_params": self.hpo_params,
         }
 
 
@@ -92,6 +93,11 @@ class Plan:
     jobs: dict[str, Job]  # in execution order
     aliases: dict[str, str]  # user export path (abs) -> producing job id
     sweep: object = None  # the HPO sweep, when the sandbox has hpo_config (see config/trials.py)
+
+    def summary_jobs(self) -> list[str]:
+        """Jobs the summary and report read: all of them, except the per-trial copies of a sweep
+        (those are summarised by trials.csv of hpo/export, which depends on every trial)."""
+        return [jid for jid in self.jobs if not jid.startswith("hpo/trial_")]
 
     def by_rule(self, rule: str) -> list[Job]:
         return [j for j in self.jobs.values() if j.rule == rule]

@@ -84,33 +84,44 @@ def expand_trials(plan, parallel: int) -> None:
     def internal(job_id, hook, extra, deps):
         return internal_job(job_id, hook, extra, deps, any_job, "hpo")
 
-    tells, recipe_jobs = [], []
+    # A grid's trial parameters are known now: no ask/tell jobs, every trial can start at once,
+    # and the export records them in the study. Random and Bayesian trials ask the study.
+    static = sweep.method == "grid"
+    tells, recipe_jobs, metric_jobs = [], [], []
     for t in range(sweep.max_trials):
         prefix = f"hpo/trial_{t:04d}"
         ask_id, tell_id = f"{prefix}/ask", f"{prefix}/tell"
-        ask_deps = [tells[t - parallel]] if t >= parallel else []
-        jobs[ask_id] = internal(ask_id, "HpoAskHook", {**hpo_common, "trial": t}, ask_deps)
+        if not static:
+            ask_deps = [tells[t - parallel]] if t >= parallel else []
+            jobs[ask_id] = internal(ask_id, "HpoAskHook", {**hpo_common, "trial": t}, ask_deps)
         # jobs no parameter can change are shared with the baseline instead of rerun per trial
         id_map = {jid: f"{prefix}/{jid}" if jid in affected else base_map[jid] for jid in template}
         for jid, job in template.items():
             if jid not in affected:
                 continue
             clone = job.clone(id_map[jid], id_map)
-            clone.deps.append(ask_id)
-            clone.refs["__hpo_params__"] = {"job": ask_id, "output": "res_1", "deeper": []}
+            if static:
+                clone.hpo_params = sweep.grid_point(t)
+            else:
+                clone.deps.append(ask_id)
+                clone.refs["__hpo_params__"] = {"job": ask_id, "output": "res_1", "deeper": []}
             clone.exports, clone.publish = {}, False  # trials keep their results in work_dir
             jobs[clone.id] = clone
             if job.spec.name.startswith("RefineRecipeVia"):
                 recipe_jobs.append(clone.id)  # the export copies the best trial's recipes
-        tell_deps = [id_map[metric_job]] + ([tells[-1]] if tells else [])
-        jobs[tell_id] = internal(tell_id, "HpoTellHook", {**hpo_common, "trial": t, "metric_job": id_map[metric_job],
-                                                          "metric_key": metric_key}, tell_deps)
-        tells.append(tell_id)
+        metric_jobs.append(id_map[metric_job])
+        if not static:
+            tell_deps = [id_map[metric_job]] + ([tells[-1]] if tells else [])
+            jobs[tell_id] = internal(tell_id, "HpoTellHook", {**hpo_common, "trial": t,
+                                                              "metric_job": id_map[metric_job],
+                                                              "metric_key": metric_key}, tell_deps)
+            tells.append(tell_id)
     jobs["hpo/export"] = internal("hpo/export", "HpoExportHook", {
         **hpo_common, "sweep": raw, "baseline_job": base_map[metric_job], "metric_key": metric_key,
         "trial_prefix": "hpo/trial_", "templates": {j.cfg.meta_name: j.dj for j in template.values()
-                                                    if j.dj and j.cfg.meta_name}},
-        tells + [base_map[metric_job]] + recipe_jobs)
+                                                    if j.dj and j.cfg.meta_name},
+        "untold": metric_jobs if static else []},
+        (metric_jobs if static else tells) + [base_map[metric_job]] + recipe_jobs)
     plan.jobs = jobs
     plan.sweep = sweep
 

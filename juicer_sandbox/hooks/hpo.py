@@ -56,8 +56,13 @@ def export(run: Run) -> Result:
     from ..hpo.study import export as study_export
     from ..components.ksigma import write_recipe
 
+    from ..hpo.study import ask as study_ask, tell as study_tell
+
     extra = run.extra
     sweep = _sweep(extra)
+    for t, job_id in enumerate(extra.get("untold") or []):  # grid trials: recorded in the study here
+        study_ask(extra["study_dir"], sweep, t, parallel=extra["parallel"])
+        study_tell(extra["study_dir"], sweep, t, float(record_value(run.upstream[job_id], extra["metric_key"])))
     out = study_export(extra["study_dir"], sweep, run.artifacts)
     best = out.get("best") or {}
     baseline = record_value(run.upstream[extra["baseline_job"]], extra["metric_key"])

@@ -163,10 +163,12 @@ def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
             set_dotted(target, rest, value)
         except (KeyError, IndexError, TypeError) as exc:
             raise SandboxError(f"cannot set {root}.{rest} ({exc!r})") from None
-    if HPO_PARAMS in spec["refs"]:  # a sweep trial: its parameters win over everything written
+    params = spec.get("hpo_params") or (lookup(upstream, spec["refs"][HPO_PARAMS]) if HPO_PARAMS in spec["refs"]
+                                        else None)
+    if params:  # a sweep trial: its parameters win over everything written
         from ..hpo.apply import apply_params
 
-        dj, extra = apply_params(lookup(upstream, spec["refs"][HPO_PARAMS]), dj, extra, spec["meta_name"])
+        dj, extra = apply_params(params, dj, extra, spec["meta_name"])
     return rewrite_paths(dj, aliases), rewrite_paths(extra, aliases)
 
 

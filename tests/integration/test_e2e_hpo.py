@@ -83,3 +83,25 @@ def test_sweep_runs_as_jobs_and_resumes(workdir):
     rows = list(csv.DictReader(open(export / "trials.csv")))
     assert len(rows) == 4
     assert json.loads((workdir / "out/hpo/trial_0001/ask/artifacts/params.json").read_text()) == params_before
+
+
+def test_grid_sweep_needs_no_ask_jobs_and_records_every_trial(workdir):
+    data = demo_slice(workdir / "data", 50)
+    sweep = {"method": "grid", "metric": {"name": "compare.res_1.samples_after", "goal": "maximize"},
+             "parameters": {"down.extra_configs.target_num_samples": {"values": [10, 30, 20]}}}
+    spec = {"work_dir": "out", "hpo_config": sweep,
+            "execution_job_configs": [{"hook": "DataPoolManipulationHook", "meta_name": "down",
+                                       "extra_configs": {"type": "data_pool_downsampling", "dataset_path": str(data),
+                                                         "target_num_samples": 5}}],
+            "evaluation_job_configs": [{"hook": "EvaluateDataHook", "meta_name": "compare",
+                                        "input": {"extra_configs.after_path": "anonymous.down.res_1"},
+                                        "extra_configs": {"type": "stats_comparison", "before_path": str(data)}}]}
+    (workdir / "grid.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    run_snakemake(workdir, "grid.yaml")
+    assert not list((workdir / "out/hpo").glob("trial_*/ask"))  # grid points are known when planning
+    export = workdir / "out/hpo/export/artifacts"
+    rows = list(csv.DictReader(open(export / "trials.csv")))
+    assert [(r["trial_index"], float(r["value"])) for r in rows] == [("0", 10.0), ("1", 30.0), ("2", 20.0)]
+    summary = json.loads((export / "hpo_summary.json").read_text())
+    assert summary["best_params"] == {"down.extra_configs.target_num_samples": 30}
+    assert summary["baseline_value"] == 5 and summary["best_beats_baseline"] is True
