@@ -208,6 +208,21 @@ def check_name(name: str, what: str, file: str, where: str) -> None:
                           file=file, key=where)
 
 
+def scalars_from_cli(obj):
+    """Snakemake's --config turns nested values into strings ('3000'): read them as YAML scalars."""
+    if isinstance(obj, dict):
+        return {k: scalars_from_cli(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scalars_from_cli(v) for v in obj]
+    if isinstance(obj, str):
+        try:
+            value = yaml.safe_load(obj)
+        except yaml.YAMLError:
+            return obj
+        return value if value is None or isinstance(value, (bool, int, float)) else obj
+    return obj
+
+
 def deep_merge(base: dict, extra: dict) -> dict:
     """Merge `extra` into `base` recursively (mappings merge, anything else replaces)."""
     for key, value in extra.items():
@@ -226,7 +241,7 @@ def load_sandbox(path: str | os.PathLike, overrides: dict | None = None) -> Sand
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("a sandbox config must be a mapping of keys", file=path)
-    deep_merge(raw, copy.deepcopy(overrides or {}))
+    deep_merge(raw, scalars_from_cli(copy.deepcopy(overrides or {})))
     validate(raw, load_schema("sandbox.schema.yaml"), file=path)
 
     top_level = [s for s in STAGES if raw.get(s)]

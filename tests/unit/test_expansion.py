@@ -131,3 +131,10 @@ def test_reference_slices_a_list_output():
 
     assert get_dotted({"r": [1, 2, 3, 4]}, "r.0:2") == [1, 2]
     assert get_dotted({"r": [1, 2, 3, 4]}, "r.2:") == [3, 4]
+
+
+def test_command_line_overrides_are_read_as_yaml_scalars(here):
+    # what `snakemake --config 'sandbox_overrides={matrix: {n: [9]}}'` delivers
+    spec = {"matrix": {"n": [5]}, "execution_job_configs": [_pool_job("d", target_num_samples="{n}")]}
+    plan = _plan(here, spec, overrides={"matrix": {"n": ["9"]}})
+    assert next(iter(plan.jobs.values())).extra["target_num_samples"] == 9
