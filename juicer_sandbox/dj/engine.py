@@ -76,6 +76,47 @@ def run_recipe(recipe: dict, work_dir: Path, out_path: Path, np: int = 1) -> int
     return write_jsonl(out_path, _rows(dataset))
 
 
+def filter_with_stored_stats(recipe: dict, out_path: Path) -> int | None:
+    """Run a filters-only recipe on rows that already carry every stat it needs.
+
+    Each op is Data-Juicer's own filter class deciding on the stored stats (its
+    process_batched/process_single), so the result is what the DefaultExecutor keeps, without
+    a pass per op over the dataset. Returns the kept count, or None when the recipe or the
+    data does not qualify (then the executor runs).
+    """
+    from ..io import iter_jsonl, write_jsonl
+    from . import stat_map
+    from .catalog import load_catalog
+    from .recipe import iter_ops
+
+    catalog = load_catalog()["ops"]
+    ops = list(iter_ops(recipe))
+    keys: set[str] = set()
+    for _, name, args in ops:
+        stat_keys = stat_map.stats_keys_for(name, args)
+        if catalog.get(name, {}).get("kind") != "filter" or not stat_keys:
+            return None  # mappers, dedup or an op whose stats we cannot check
+        keys.update(stat_keys)
+    path = str(recipe.get("dataset_path", ""))
+    if not ops or not path.endswith((".jsonl", ".jsonl.gz")) or not Path(path).is_file():
+        return None
+    rows = list(iter_jsonl(path))
+    if not rows or any(not isinstance(r.get(STATS), dict) or any(r[STATS].get(k) is None for k in keys) for r in rows):
+        return None
+    from data_juicer.ops.base_op import OPERATORS
+
+    keep = [True] * len(rows)
+    columns = {c: [r.get(c) for r in rows] for c in {c for r in rows for c in r}}
+    for _, name, args in ops:
+        op = OPERATORS.modules[name](**args)
+        if op.is_batched_op():
+            flags = list(op.process_batched(columns))
+        else:
+            flags = [op.process_single(r) for r in rows]
+        keep = [k and bool(f) for k, f in zip(keep, flags)]
+    return write_jsonl(out_path, (r for r, k in zip(rows, keep) if k))
+
+
 def _rows(dataset):
     for row in dataset:
         row = dict(row)

@@ -80,6 +80,14 @@ def stale_stat_keys(recipe: dict, provenance: list[dict]) -> set[str] | None:
     return stale
 
 
+def covered_by(recipe: dict, provenance: list[dict]) -> bool:
+    """Every op of the recipe is a stats filter whose stats the provenance says are present."""
+    have = {json.dumps(s, sort_keys=True) for s in provenance}
+    ops = list(iter_ops(recipe))
+    return bool(ops) and all(stat_map.stats_keys_for(name, args) and
+                             json.dumps(op_signature(name, args), sort_keys=True) in have for _, name, args in ops)
+
+
 def prepare_dataset(recipe: dict, stats_sources: dict, work_dir: Path) -> tuple[dict, list[dict]]:
     """Point the recipe at a dataset whose stats can be trusted; returns (recipe, inherited provenance)."""
     recipe = dict(recipe)

@@ -18,7 +18,7 @@ def process_data(run: Run) -> Result:
     Stats already in the input (or computed by an earlier probe of the same raw dataset)
     are reused; the output keeps its stats so later probes reuse them too.
     """
-    from ..dj.engine import run_recipe
+    from ..dj.engine import filter_with_stored_stats, run_recipe
     from ..dj.stats_reuse import prepare_dataset, write_provenance
 
     original = run.dj or {}
@@ -28,15 +28,20 @@ def process_data(run: Run) -> Result:
         export_name = dataset_stem(export_name) + ".jsonl"
     out = run.artifacts / export_name
     n_in = _count_rows(recipe.get("dataset_path"))
+    engine = "DefaultExecutor"
     if recipe.get("executor_type") == "ray":  # Data-Juicer's Ray executor (ray_address or auto)
         from ..dj.ray_engine import run_recipe_ray
 
-        n_out = run_recipe_ray(recipe, run.scratch / "dj", out, recipe.get("ray_address"))
+        n_out, engine = run_recipe_ray(recipe, run.scratch / "dj", out, recipe.get("ray_address")), "RayExecutor"
     else:
-        n_out = run_recipe(recipe, run.scratch / "dj", out, np=run.threads)
+        n_out = filter_with_stored_stats(recipe, out) if run.extra.get("stored_stats_fast_path", True) else None
+        if n_out is None:
+            n_out = run_recipe(recipe, run.scratch / "dj", out, np=run.threads)
+        else:
+            engine = "Data-Juicer filters on stored stats"
     write_provenance(out, recipe, inherited)
     log.info("processed %s: %s -> %d samples", recipe.get("dataset_path"), n_in, n_out)
-    return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out,
+    return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out, "engine": engine,
                                              "reused_stats_from": recipe.get("dataset_path")},
                   exports={"dj_configs.export_path": str(out)})
 

@@ -42,13 +42,18 @@ def probe_via_analyzer(run: Run) -> Result:
     from ..dj.engine import STATS, compute_stats, plot_analysis
     from ..io import write_jsonl
 
-    from ..dj.stats_reuse import prepare_dataset, write_provenance
+    from ..dj.stats_reuse import covered_by, prepare_dataset, write_provenance
 
     original = run.dj or {}
     stem = dataset_stem(original.get("dataset_path", "dataset"))
     recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
     data_path = run.artifacts / f"{stem}.jsonl"
-    n = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads)
+    if covered_by(recipe, inherited):  # every stat is already in the data: nothing to compute
+        from ..io import iter_jsonl as _rows
+
+        n, engine = write_jsonl(data_path, _rows(recipe["dataset_path"])), "stored stats"
+    else:
+        n, engine = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads), "Data-Juicer"
     write_provenance(data_path, recipe, inherited)
     stats_path = run.artifacts / f"{stem}_stats.jsonl"
     stats = [row.get(STATS, {}) for row in iter_jsonl(data_path)]
@@ -62,7 +67,7 @@ def probe_via_analyzer(run: Run) -> Result:
     log.info("probed %d samples, %d stats", n, len(overall))
     return Result(
         outputs=str(data_path),
-        metrics={"num_samples": n, "overall": overall},
+        metrics={"num_samples": n, "overall": overall, "engine": engine},
         exports={"dj_configs.export_path": str(data_path if recipe.get("export_original_dataset") else stats_path)},
         hidden={"__stats__": str(stats_path), "__overall__": str(run.artifacts / "overall.json")},
         stats_sources={_abs(original.get("dataset_path", "")): str(data_path)} if original.get("dataset_path") else {},
