@@ -307,6 +307,8 @@ class _Compiler:
         return None
 
     def _resolve_paths(self, job: Job) -> None:
+        for cfg in (job.extra, job.dj):
+            _locate_inputs(cfg, os.path.dirname(job.cfg.file))
         configs = {"extra_configs": job.extra}
         if job.dj is not None:
             configs["dj_configs"] = job.dj
@@ -409,6 +411,27 @@ def stats_export_path(export_path: str) -> str:
     """Where Data-Juicer's Analyzer writes the stats for an export path: <stem>_stats.jsonl."""
     root, ext = os.path.splitext(export_path)
     return f"{root}_stats.jsonl" if ext else os.path.join(export_path, "stats.jsonl")
+
+
+def _locate_inputs(obj, base_dir: str) -> None:
+    """Input paths (PATH_KEYS) missing from the current directory but found next to the config
+    or in the workflow directory are replaced by that location (see sandbox.resolve_path)."""
+    if isinstance(obj, list):
+        for v in obj:
+            _locate_inputs(v, base_dir)
+        return
+    if not isinstance(obj, dict):
+        return
+    for key, value in obj.items():
+        if key in PATH_KEYS and isinstance(value, str) and value and not os.path.exists(value):
+            found = resolve_path(value, base_dir)
+            if os.path.exists(found):
+                obj[key] = found
+        elif key in PATH_KEYS and isinstance(value, list):
+            obj[key] = [resolve_path(v, base_dir) if isinstance(v, str) and not os.path.exists(v) else v
+                        for v in value]
+        else:
+            _locate_inputs(value, base_dir)
 
 
 def _split_mixture(value: str) -> list[str]:

@@ -71,12 +71,19 @@ def load_yaml(path: str | os.PathLike, what: str = "config") -> Any:
         raise ConfigError(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}", file=str(path)) from None
 
 
+WORKFLOW_DIR = Path(__file__).resolve().parents[2]  # where the Snakefile, config/ and data/ are
+
+
 def resolve_path(value: str, base_dir: str | os.PathLike | None) -> str:
-    """Resolve a relative path: the current directory first (as the original did), then base_dir."""
-    if os.path.isabs(value) or os.path.exists(value) or base_dir is None:
+    """Resolve a relative path to an existing file: the current directory first (as the original
+    did), then base_dir (the config file's directory), then the workflow's own directory (so the
+    shipped configs also run with `snakemake --directory elsewhere`)."""
+    if os.path.isabs(value) or os.path.exists(value):
         return value
-    alt = os.path.join(base_dir, value)
-    return alt if os.path.exists(alt) else value
+    for root in (base_dir, WORKFLOW_DIR):
+        if root is not None and os.path.exists(os.path.join(root, value)):
+            return os.path.join(root, value)
+    return value
 
 
 def _load_job_entry(entry, sandbox_path: str) -> tuple[dict, str]:
