@@ -17,6 +17,8 @@ rule process_data:
         hook_output("benchmark")
     wildcard_constraints:
         job=PLAN.job_regex("process_data"),
+    # the data chain gates most other jobs: run it first when jobs compete for cores
+    priority: 10
     threads: job_threads
     resources:
         mem_mb=job_resource("mem_mb"),

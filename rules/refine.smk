@@ -15,6 +15,8 @@ rule refine_via_ksigma:
         hook_output("log"),
     wildcard_constraints:
         job=PLAN.job_regex("refine_via_ksigma"),
+    # the data chain gates most other jobs: run it first when jobs compete for cores
+    priority: 10
     conda:
         "../envs/data.yaml"
     script:
