@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_data_loop import _last_error, rerun_reasons  # the same helpers (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "raw.jsonl.gz"
 SANDBOX = "config/sandboxes/demo.yaml"
@@ -52,21 +54,6 @@ def plan_jobs(d: Path) -> tuple[str, list[tuple[str, str]]]:
     finally:
         os.chdir(cwd)
     return plan.work_dir, [(j.id, j.spec.name) for j in plan.jobs.values()]
-
-
-def _last_error(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errs = [ln for ln in lines if "Error" in ln or "error" in ln]
-    return (errs or lines or [""])[-1][:300]
-
-
-def rerun_reasons(text: str) -> list[str]:
-    seen = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("reason:") and line not in seen:
-            seen.append(line)
-    return seen
 
 
 def snakemake(d: Path, cores: int, *extra: str) -> tuple[float, int, str]:
