@@ -56,6 +56,7 @@ class Job:
     publish: bool = True  # copy exports to the user's paths (trial copies of an HPO sweep do not)
     export_subdir: str | None = None  # iterations publish to <dir>/iter_N/<name>, as the original did
     hpo_params: dict | None = None  # a grid trial's parameters (known when planning)
+    wandb: dict | None = None  # {project, group} when the sandbox asks for wandb logging
 
     @property
     def rule(self) -> str:
@@ -83,6 +84,7 @@ class Job:
             "refs": self.refs, "local": self.cfg.local, "output_keys": self.output_keys, "exports": self.exports,
             "code": code_fingerprint(self.spec), "work_dir": self.work_dir, "seed": self.seed,
             "publish": self.publish, "export_subdir": self.export_subdir, "hpo_params": self.hpo_params,
+            "wandb": self.wandb,
         }
 
 
@@ -114,7 +116,9 @@ def internal_job(job_id: str, hook: str, extra: dict, deps: list[str], like: Job
     """A job the compiler adds (HPO ask/tell/export, iteration gates); `like` lends its settings."""
     cfg = copy.copy(like.cfg)
     cfg.pipeline, cfg.meta_name, cfg.local, cfg.input = pipeline, job_id.rsplit("/", 1)[-1], {}, {}
-    return Job(job_id, cfg, HOOKS[hook], None, None, extra, ["res_1"], deps, {}, [], {}, like.work_dir, like.seed)
+    job = Job(job_id, cfg, HOOKS[hook], None, None, extra, ["res_1"], deps, {}, [], {}, like.work_dir, like.seed)
+    job.wandb = like.wandb
+    return job
 
 
 @functools.lru_cache(maxsize=None)
@@ -191,6 +195,8 @@ class _Compiler:
         spec = HOOKS[cfg.hook]
         job_id = f"{cfg.pipeline}/{cfg.order:02d}_{STAGE_SHORT[cfg.stage]}_{_slug(cfg.meta_name or spec.rule)}"
         job = Job(job_id, cfg, spec, None, None, {}, [], work_dir=self.work_dir, seed=self.sb.settings["seed"])
+        if self.sb.settings.get("wandb"):
+            job.wandb = {"project": self.sb.settings["project_name"], "group": self.sb.settings["experiment_name"]}
         job.extra = _load_side_config(cfg.extra_configs, cfg, "extra_configs", "extra_configs")
         self._load_dj(job)
         self._apply_local(job)

@@ -271,6 +271,34 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
                    wall_s=round(time.time() - start, 3))
 
 
+def log_to_wandb(spec: dict, record: dict, resolved: dict) -> None:
+    """An offline wandb run per job (per trial for a sweep's tell jobs): a side channel only.
+
+    The metrics JSON in context.json stays the source of truth; without wandb installed this
+    logs a note and returns. WANDB_MODE is respected (default offline: no login, no network).
+    """
+    try:
+        import wandb
+    except ImportError:
+        log.info("wandb is not installed: metrics are only in context.json")
+        return
+    scalars = {}
+
+    def flatten(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                flatten(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            scalars[prefix] = value
+
+    flatten("", record.get("metrics") or {})
+    run = wandb.init(project=spec["wandb"]["project"], group=spec["wandb"]["group"], name=spec["job"],
+                     job_type=spec["hook"], dir=spec["work_dir"], config=resolved,
+                     mode=os.environ.get("WANDB_MODE", "offline"), reinit="finish_previous")
+    run.log(scalars)
+    run.finish()
+
+
 @contextlib.contextmanager
 def _redirect_to(log_path: str):
     """Send this process's stdout/stderr (including Data-Juicer's loguru and C libraries) to the job log."""
@@ -314,6 +342,8 @@ def run_snakemake_job(smk, hook_name: str) -> None:
         log.info("job %s (%s)", spec["job"], hook_name)
         try:
             record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads)
+            if spec.get("wandb") and record["status"] == "done":
+                log_to_wandb(spec, record, read_json(Path(smk.output.artifacts) / "resolved_config.json"))
         except SandboxError as exc:
             log.error("%s", exc)
             failure = exc

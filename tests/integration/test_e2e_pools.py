@@ -105,3 +105,21 @@ def test_pool_hooks_end_to_end(workdir):
     d1.update(_digest(workdir / "run1" / "rank"))
     d2.update(_digest(workdir / "run2" / "rank"))
     assert d1 and d1 == d2
+
+
+def test_optional_offline_wandb_logging(workdir, monkeypatch):
+    pytest.importorskip("wandb")
+    data = demo_slice(workdir / "data", 30)
+    spec = {"work_dir": "out", "wandb": True, "project_name": "p", "experiment_name": "e",
+            "execution_job_configs": [{"hook": "DataPoolManipulationHook", "meta_name": "down",
+                                       "extra_configs": {"type": "data_pool_downsampling", "dataset_path": str(data),
+                                                         "target_num_samples": 5}}],
+            "evaluation_job_configs": [{"hook": "EvaluateDataHook", "meta_name": "compare",
+                                        "input": {"extra_configs.after_path": "anonymous.down.res_1"},
+                                        "extra_configs": {"type": "stats_comparison", "before_path": str(data)}}]}
+    (workdir / "wb.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    run_snakemake(workdir, "wb.yaml")
+    runs = list((workdir / "out/wandb").glob("offline-run-*"))
+    assert len(runs) == 2  # one per job, no login, no network
