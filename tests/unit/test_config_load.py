@@ -231,6 +231,7 @@ def test_schema_defaults_are_filled(here):
         "resume": False,
         "debug": False,
         "seed": 42,
+        "wandb": False,
         "max_iter_num": 1,
         "iter_targets": [],
         "iter_targets_mode": "all",
