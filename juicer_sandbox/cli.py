@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
         plan = compile_plan(args.sandbox)
         if args.command == "where":
-            print(f"results: {plan.work_dir}/  summary: {plan.work_dir}/summary.md  "
-                  f"(machine-readable: {plan.work_dir}/summary.json)")
+            print(f"results: {plan.work_dir}/\nsummary: {plan.work_dir}/summary.md "
+                  f"(machine-readable: {plan.work_dir}/summary.json)\n"
+                  f"report:  {plan.work_dir}/report/ (one HTML file: .venv/bin/snakemake --report report.html "
+                  f"--config sandbox={args.sandbox})")
             return 0
         if args.json:
             print(json.dumps(plan_summary(plan), indent=2))
