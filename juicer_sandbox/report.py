@@ -50,7 +50,8 @@ def report_items(plan) -> list[dict]:
         _item("summary_html", "summary.html", "1. Summary", "summary", {"file": "summary (rendered)"}),
         _item("summary_md", "summary.md", "1. Summary", "summary", {"file": "summary.md"}),
     ]
-    for job in plan.jobs.values():
+    jobs = [plan.jobs[jid] for jid in plan.summary_jobs()]  # the records the report rule reads
+    for job in jobs:
         hook, ctype, name = job.spec.name, (job.extra or {}).get("type"), job.cfg.meta_name
         if hook == "GeneralProbeHook" and ctype == "arm_ranking":
             for kind, fname, view in (("ranking_html", "ranking.html", "table"),
@@ -68,7 +69,7 @@ def report_items(plan) -> list[dict]:
             for kind, ext, view in (("recipe_html", "html", "recipe and changes"), ("recipe_yaml", "yaml", "yaml")):
                 items.append(_item(kind, f"recipes/{job.id}.{ext}", "5. Refined recipes", "recipe",
                                    {"job": job.id, "view": view}, job=job.id))
-    trains = [j.id for j in plan.jobs.values()
+    trains = [j.id for j in jobs
               if j.spec.name == "TrainModelHook" and (j.extra or {}).get("type") in CURVE_TRAINERS]
     if trains:
         items.append(_item("curves_png", "training_curves.png", "4. Training", "curves",
