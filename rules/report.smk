@@ -1,4 +1,10 @@
 # The run's results in one place: summary.json for machines, summary.md for people.
+# Both are cheap: on a cluster they run on the submitting node instead of as cluster jobs.
+
+
+localrules:
+    summarize,
+    report_assets,
 
 
 rule summarize:
