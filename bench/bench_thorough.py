@@ -64,6 +64,17 @@ def build_sandbox(workdir: Path, seeds: int, tokens: int) -> Path:
     return path
 
 
+def paired_gap(other: list[float], refined: list[float]) -> str:
+    """Arms trained with the same seed share initialisation and batch order: the per-seed
+    differences show the data effect with that shared noise removed."""
+    diffs = [o - r for o, r in zip(other, refined)]
+    if len(diffs) < 2:
+        return "paired: needs two seeds"
+    sd = statistics.stdev(diffs)
+    return (f"paired by seed: differences {' '.join(f'{d:.4f}' for d in diffs)}; mean {statistics.fmean(diffs):.4f}"
+            f" = {statistics.fmean(diffs) / sd:.1f} std of the differences" if sd else "paired: identical differences")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -79,9 +90,8 @@ def main() -> int:
     wall = time.perf_counter() - start
     jobs = json.loads((workdir / "out/summary.json").read_text())["jobs"]
     arms: dict[str, list[float]] = {}
-    for j in jobs:
-        if j["hook"] == "EvaluateModelHook":
-            arms.setdefault(j["metrics"]["arm"], []).append(j["metrics"]["loss"])
+    for j in sorted((j for j in jobs if j["hook"] == "EvaluateModelHook"), key=lambda j: j["metrics"]["seed"]):
+        arms.setdefault(j["metrics"]["arm"], []).append(j["metrics"]["loss"])
     print(f"thorough mode: {args.seeds} seeds x {args.tokens} tokens, wall {wall:.0f} s ({workdir})")
     print(f"{'arm':10s} {'mean loss':>10s} {'std':>8s}  n  per seed")
     for arm, losses in sorted(arms.items(), key=lambda kv: statistics.fmean(kv[1])):
@@ -95,6 +105,7 @@ def main() -> int:
         pooled = statistics.fmean([statistics.variance(refined), statistics.variance(arms[other])]) ** 0.5 \
             if len(refined) > 1 else float("nan")
         print(f"refined vs {other}: gap {gap:.4f} nats = {gap / pooled:.1f} seed std (target > 3)")
+        print("  " + paired_gap(arms[other], refined))
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
