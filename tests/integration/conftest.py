@@ -35,6 +35,17 @@ def run_snakemake(workdir: Path, sandbox: str, *args: str, check: bool = True,
     return proc
 
 
+def downsample_and_compare(data: Path, **settings) -> dict:
+    """A cheap two-job sandbox (no Data-Juicer, no model): downsample to 5 rows, then count them."""
+    return {"work_dir": "out", **settings,
+            "execution_job_configs": [{"hook": "DataPoolManipulationHook", "meta_name": "down",
+                                       "extra_configs": {"type": "data_pool_downsampling", "dataset_path": str(data),
+                                                         "target_num_samples": 5}}],
+            "evaluation_job_configs": [{"hook": "EvaluateDataHook", "meta_name": "compare",
+                                        "input": {"extra_configs.after_path": "anonymous.down.res_1"},
+                                        "extra_configs": {"type": "stats_comparison", "before_path": str(data)}}]}
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

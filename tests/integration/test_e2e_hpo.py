@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import demo_slice, run_snakemake
+from .conftest import demo_slice, downsample_and_compare, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -89,13 +89,7 @@ def test_grid_sweep_needs_no_ask_jobs_and_records_every_trial(workdir):
     data = demo_slice(workdir / "data", 50)
     sweep = {"method": "grid", "metric": {"name": "compare.res_1.samples_after", "goal": "maximize"},
              "parameters": {"down.extra_configs.target_num_samples": {"values": [10, 30, 20]}}}
-    spec = {"work_dir": "out", "hpo_config": sweep,
-            "execution_job_configs": [{"hook": "DataPoolManipulationHook", "meta_name": "down",
-                                       "extra_configs": {"type": "data_pool_downsampling", "dataset_path": str(data),
-                                                         "target_num_samples": 5}}],
-            "evaluation_job_configs": [{"hook": "EvaluateDataHook", "meta_name": "compare",
-                                        "input": {"extra_configs.after_path": "anonymous.down.res_1"},
-                                        "extra_configs": {"type": "stats_comparison", "before_path": str(data)}}]}
+    spec = downsample_and_compare(data, hpo_config=sweep)
     (workdir / "grid.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     run_snakemake(workdir, "grid.yaml")
     assert not list((workdir / "out/hpo").glob("trial_*/ask"))  # grid points are known when planning

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import demo_slice, run_snakemake
+from .conftest import demo_slice, downsample_and_compare, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -110,13 +110,7 @@ def test_pool_hooks_end_to_end(workdir):
 def test_optional_offline_wandb_logging(workdir, monkeypatch):
     pytest.importorskip("wandb")
     data = demo_slice(workdir / "data", 30)
-    spec = {"work_dir": "out", "wandb": True, "project_name": "p", "experiment_name": "e",
-            "execution_job_configs": [{"hook": "DataPoolManipulationHook", "meta_name": "down",
-                                       "extra_configs": {"type": "data_pool_downsampling", "dataset_path": str(data),
-                                                         "target_num_samples": 5}}],
-            "evaluation_job_configs": [{"hook": "EvaluateDataHook", "meta_name": "compare",
-                                        "input": {"extra_configs.after_path": "anonymous.down.res_1"},
-                                        "extra_configs": {"type": "stats_comparison", "before_path": str(data)}}]}
+    spec = downsample_and_compare(data, wandb=True, project_name="p", experiment_name="e")
     (workdir / "wb.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
