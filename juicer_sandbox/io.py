@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 
+def abs_path(path: str | os.PathLike) -> str:
+    """The one spelling of a path used to match user paths, aliases and stats sources."""
+    return os.path.normpath(os.path.abspath(os.path.expanduser(str(path))))
+
+
 def _open_read(path: str | os.PathLike):
     p = str(path)
     if p.endswith(".gz"):

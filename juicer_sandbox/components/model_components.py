@@ -6,12 +6,11 @@ torch/transformers are imported inside the functions, so listing the registry is
 """
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
 from ..errors import ComponentConfigError
-from ..io import iter_jsonl, read_json, write_json, write_jsonl
+from ..io import iter_jsonl, write_json, write_jsonl
 from ..models.train import TRAINER_SCHEMA
 
 _PATHS = {"type": ["string", "array"], "items": {"type": "string"}}

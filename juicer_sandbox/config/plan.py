@@ -18,11 +18,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError
 from ..hooks.registry import HOOKS, HookSpec
-from .refs import get_dotted, parse_ref, set_dotted, split_key
+from ..io import abs_path
+from .refs import parse_ref, set_dotted, split_key
 from .sandbox import STAGES, JobConfig, SandboxConfig, load_sandbox, load_yaml, resolve_path
 from .schema import load_schema, validate
 
@@ -57,6 +57,7 @@ class Job:
     export_subdir: str | None = None  # iterations publish to <dir>/iter_N/<name>, as the original did
     hpo_params: dict | None = None  # a grid trial's parameters (known when planning)
     wandb: dict | None = None  # {project, group} when the sandbox asks for wandb logging
+    n_outputs: int = 1  # values the hook returns (its component decides for EvaluateDataHook)
 
     @property
     def rule(self) -> str:
@@ -134,10 +135,6 @@ def code_fingerprint(spec: HookSpec) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "job"
-
-
-def _abs(path: str) -> str:
-    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
 
 
 def _load_side_config(value, job: JobConfig, key: str, what: str):
@@ -225,7 +222,7 @@ class _Compiler:
         if isinstance(value, str):
             producer = self._producer_of(value)
             if producer:
-                job.dj_from = _abs(value)
+                job.dj_from = abs_path(value)
                 self._dep(job, producer)
                 return
         if value is None and "dj_configs" in job.cfg.input:
@@ -306,7 +303,7 @@ class _Compiler:
 
     # -- paths --------------------------------------------------------------------------------
     def _producer_of(self, path: str) -> str | None:
-        a = _abs(path)
+        a = abs_path(path)
         for exported, job_id in self.aliases.items():
             if a == exported or a.startswith(exported.rstrip(os.sep) + os.sep):
                 return job_id
@@ -342,7 +339,7 @@ class _Compiler:
         for key in job.spec.produces:
             value = export_target(job.spec.name, key, job.dj, job.extra)
             if value:
-                a = _abs(value)
+                a = abs_path(value)
                 other = self.aliases.get(a)
                 if other:
                     raise self.err(job.cfg, key, f"export path {value!r} is already written by job {other}; "
@@ -372,10 +369,10 @@ class _Compiler:
         schema["required"] = [k for k in schema.get("required", []) if k not in runtime_keys and k != "export_path"]
         validate(checked, schema, file=job.cfg.file, prefix=f"{job.cfg.where}.extra_configs")
         job.extra.update({k: v for k, v in checked.items() if k not in job.extra})
-        job._n_outputs = comp.n_outputs  # type: ignore[attr-defined]
+        job.n_outputs = comp.n_outputs
 
     def _output_keys(self, job: Job) -> None:
-        n = job.spec.n_outputs if job.spec.n_outputs is not None else getattr(job, "_n_outputs", 1)
+        n = job.spec.n_outputs if job.spec.n_outputs is not None else job.n_outputs
         if job.cfg.output:
             if len(job.cfg.output) != n:
                 raise self.err(job.cfg, "output", f"hook {job.spec.name} returns {n} value(s) but `output` names "

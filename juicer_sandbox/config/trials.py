@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 
 from ..errors import ConfigError
 
@@ -153,11 +152,3 @@ def _affected(template: dict, sweep) -> set[str]:
         if touched or (dynamic and job.spec.uses_dj) or any(d in affected for d in job.deps):
             affected.add(jid)
     return affected
-
-
-_TRIAL = re.compile(r"^hpo/trial_(\d{4})/")
-
-
-def trial_of(job_id: str) -> int | None:
-    m = _TRIAL.match(job_id)
-    return int(m.group(1)) if m else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from pathlib import Path
 
 import yaml
@@ -76,12 +75,12 @@ def run_recipe(recipe: dict, work_dir: Path, out_path: Path, np: int = 1) -> int
     return write_jsonl(out_path, _rows(dataset))
 
 
-def filter_with_stored_stats(recipe: dict, out_path: Path) -> int | None:
+def filter_with_stored_stats(recipe: dict, out_path: Path) -> tuple[int, int] | None:
     """Run a filters-only recipe on rows that already carry every stat it needs.
 
     Each op is Data-Juicer's own filter class deciding on the stored stats (its
     process_batched/process_single), so the result is what the DefaultExecutor keeps, without
-    a pass per op over the dataset. Returns the kept count, or None when the recipe or the
+    a pass per op over the dataset. Returns (rows in, rows kept), or None when the recipe or the
     data does not qualify (then the executor runs).
     """
     from ..io import iter_jsonl, write_jsonl
@@ -114,7 +113,7 @@ def filter_with_stored_stats(recipe: dict, out_path: Path) -> int | None:
         else:
             flags = [op.process_single(r) for r in rows]
         keep = [k and bool(f) for k, f in zip(keep, flags)]
-    return write_jsonl(out_path, (r for r, k in zip(rows, keep) if k))
+    return len(rows), write_jsonl(out_path, (r for r, k in zip(rows, keep) if k))
 
 
 def _rows(dataset):

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from ..io import iter_jsonl, read_json, write_json, write_jsonl
+from ..io import abs_path, iter_jsonl, read_json, write_json, write_jsonl
 from . import stat_map
 from .recipe import iter_ops
 
@@ -92,7 +92,7 @@ def prepare_dataset(recipe: dict, stats_sources: dict, work_dir: Path) -> tuple[
     """Point the recipe at a dataset whose stats can be trusted; returns (recipe, inherited provenance)."""
     recipe = dict(recipe)
     path = str(recipe.get("dataset_path", ""))
-    source = stats_sources.get(os.path.normpath(os.path.abspath(path))) if path else None
+    source = stats_sources.get(abs_path(path)) if path else None
     if source:
         path = source
     provenance = read_provenance(path) if path and os.path.isfile(path) else None

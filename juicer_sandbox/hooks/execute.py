@@ -27,18 +27,19 @@ def process_data(run: Run) -> Result:
     if not export_name.endswith(".jsonl"):
         export_name = dataset_stem(export_name) + ".jsonl"
     out = run.artifacts / export_name
-    n_in = _count_rows(recipe.get("dataset_path"))
-    engine = "DefaultExecutor"
-    if recipe.get("executor_type") == "ray":  # Data-Juicer's Ray executor (ray_address or auto)
+    fast = None
+    if recipe.get("executor_type") != "ray" and run.extra.get("stored_stats_fast_path", True):
+        fast = filter_with_stored_stats(recipe, out)  # reads the rows once, counts them too
+    if fast:
+        (n_in, n_out), engine = fast, "Data-Juicer filters on stored stats"
+    elif recipe.get("executor_type") == "ray":  # Data-Juicer's Ray executor (ray_address or auto)
         from ..dj.ray_engine import run_recipe_ray
 
+        n_in = _count_rows(recipe.get("dataset_path"))
         n_out, engine = run_recipe_ray(recipe, run.scratch / "dj", out, recipe.get("ray_address")), "RayExecutor"
     else:
-        n_out = filter_with_stored_stats(recipe, out) if run.extra.get("stored_stats_fast_path", True) else None
-        if n_out is None:
-            n_out = run_recipe(recipe, run.scratch / "dj", out, np=run.threads)
-        else:
-            engine = "Data-Juicer filters on stored stats"
+        n_in = _count_rows(recipe.get("dataset_path"))
+        n_out, engine = run_recipe(recipe, run.scratch / "dj", out, np=run.threads), "DefaultExecutor"
     write_provenance(out, recipe, inherited)
     log.info("processed %s: %s -> %d samples", recipe.get("dataset_path"), n_in, n_out)
     return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out, "engine": engine,
@@ -59,14 +60,10 @@ def _count_rows(path) -> int | None:
 
 def _component_job(run: Run, factory: str) -> Result:
     """Run a component that writes under extra_configs.export_path (redirected into artifacts)."""
-    from ..components.registry import get_component
-
-    comp = get_component(factory, run.extra.get("type"))
-    cfg = {k: v for k, v in run.extra.items() if k != "type"}
-    cfg["export_path"] = str(run.artifacts / "export")
+    comp, cfg = run.component(factory)
     result = comp.fn(cfg)
     write_json(run.artifacts / "result.json", result)
-    return Result(outputs=result, exports={"extra_configs.export_path": cfg["export_path"]})
+    return Result(outputs=result, exports=run.exports_of(cfg))
 
 
 def manipulate_pools(run: Run) -> Result:

@@ -10,33 +10,23 @@ from .runner import Result, Run
 log = logging.getLogger(__name__)
 
 
-def _component(run: Run, factory: str):
-    from ..components.registry import get_component
-
-    comp = get_component(factory, run.extra.get("type"))
-    cfg = {k: v for k, v in run.extra.items() if k != "type"}
-    cfg["export_path"] = str(run.artifacts / "export")
-    Path(cfg["export_path"]).mkdir(parents=True, exist_ok=True)
-    return comp, cfg
-
-
 def train_model(run: Run) -> Result:
     """TrainModelHook: `causal_lm` (tiny LM, fixed token budget) or `bpe_tokenizer`."""
-    comp, cfg = _component(run, "model_train")
+    comp, cfg = run.component("model_train")
     out = comp.fn(cfg, run)
-    return Result(outputs=out, metrics=run.metrics, exports={"extra_configs.export_path": cfg["export_path"]})
+    return Result(outputs=out, metrics=run.metrics, exports=run.exports_of(cfg))
 
 
 def infer_model(run: Run) -> Result:
     """InferModelHook: generation over a dataset with a local model (`local`) or an API (`api`)."""
-    comp, cfg = _component(run, "model_infer")
+    comp, cfg = run.component("model_infer")
     out = comp.fn(cfg, run)
-    return Result(outputs=out, exports={"extra_configs.export_path": cfg["export_path"]})
+    return Result(outputs=out, exports=run.exports_of(cfg))
 
 
 def evaluate_model(run: Run) -> Result:
     """EvaluateModelHook: `lm_loss` = validation loss, perplexity, bits per byte."""
-    comp, cfg = _component(run, "model_evaluator")
+    comp, cfg = run.component("model_evaluator")
     metrics = comp.fn(cfg, run)
     return Result(outputs=metrics, metrics=metrics)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..io import iter_jsonl, write_json, write_text
+from ..io import abs_path, iter_jsonl, write_json, write_text
 from .runner import Result, Run
 
 log = logging.getLogger(__name__)
@@ -70,26 +70,14 @@ def probe_via_analyzer(run: Run) -> Result:
         metrics={"num_samples": n, "overall": overall, "engine": engine},
         exports={"dj_configs.export_path": str(data_path if recipe.get("export_original_dataset") else stats_path)},
         hidden={"__stats__": str(stats_path), "__overall__": str(run.artifacts / "overall.json")},
-        stats_sources={_abs(original.get("dataset_path", "")): str(data_path)} if original.get("dataset_path") else {},
+        stats_sources={abs_path(original.get("dataset_path", "")): str(data_path)} if original.get("dataset_path") else {},
     )
 
-
-def _abs(path: str) -> str:
-    import os
-
-    return os.path.normpath(os.path.abspath(path))
 
 
 def general_probe(run: Run) -> Result:
     """GeneralProbeHook: the component named by extra_configs.type (data_pool_ranking)."""
-    from ..components.registry import get_component
-
-    comp = get_component("general_probe", run.extra.get("type"))
-    cfg = {k: v for k, v in run.extra.items() if k != "type"}
-    exports = {}
-    if "export_path" in (comp.schema.get("properties") or {}):
-        cfg["export_path"] = str(run.artifacts / "export")
-        exports = {"extra_configs.export_path": cfg["export_path"]}
+    comp, cfg = run.component("general_probe")
     ranked = comp.fn(cfg)
     write_json(run.artifacts / "result.json", ranked)
-    return Result(outputs=ranked, metrics={"ranking": ranked}, exports=exports)
+    return Result(outputs=ranked, metrics={"ranking": ranked}, exports=run.exports_of(cfg))

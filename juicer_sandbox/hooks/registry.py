@@ -48,7 +48,7 @@ HOOKS: dict[str, HookSpec] = {
         HookSpec("InferModelHook", "infer_model", "juicer_sandbox.hooks.model:infer_model",
                  factory="model_infer", produces=("extra_configs.export_path",), env="train", gpu=True),
         HookSpec("EvaluateDataHook", "evaluate_data", "juicer_sandbox.hooks.evaluate:evaluate_data",
-                 n_outputs=None, factory="data_evaluator"),
+                 n_outputs=None, factory="data_evaluator", produces=("extra_configs.export_path",)),
         HookSpec("EvaluateModelHook", "evaluate_model", "juicer_sandbox.hooks.model:evaluate_model",
                  factory="model_evaluator", env="train"),
         HookSpec("HpoAskHook", "hpo_ask", "juicer_sandbox.hooks.hpo:ask", internal=True),

@@ -25,7 +25,7 @@ from ..config.refs import get_dotted, set_dotted, split_key
 from ..config.sandbox import load_yaml
 from ..errors import SandboxError
 from ..hooks.registry import HOOKS
-from ..io import atomic_path, read_json, replace_dir, write_json
+from ..io import abs_path, atomic_path, read_json, replace_dir, write_json
 
 log = logging.getLogger("juicer_sandbox")
 HPO_PARAMS = "__hpo_params__"  # the reference of a sweep trial's jobs to the trial's parameters
@@ -50,6 +50,22 @@ class Run:
     @property
     def job_id(self) -> str:
         return self.spec["job"]
+
+    def component(self, factory: str):
+        """(component, cfg) for extra_configs.type: cfg is extra_configs without `type`; a
+        component that writes files gets export_path = artifacts/export (copied to the user's
+        export_path afterwards, see publish)."""
+        from ..components.registry import get_component
+
+        comp = get_component(factory, self.extra.get("type"))
+        cfg = {k: v for k, v in self.extra.items() if k != "type"}
+        if "export_path" in (comp.schema.get("properties") or {}):
+            cfg["export_path"] = str(self.artifacts / "export")
+            Path(cfg["export_path"]).mkdir(parents=True, exist_ok=True)
+        return comp, cfg
+
+    def exports_of(self, cfg: dict) -> dict:
+        return {"extra_configs.export_path": cfg["export_path"]} if "export_path" in cfg else {}
 
 
 @dataclass
@@ -114,7 +130,7 @@ def rewrite_paths(obj: Any, aliases: dict[str, str]) -> Any:
     if isinstance(obj, list):
         return [rewrite_paths(v, aliases) for v in obj]
     if isinstance(obj, str) and obj:
-        a = os.path.normpath(os.path.abspath(os.path.expanduser(obj)))
+        a = abs_path(obj)
         for user, art in aliases.items():
             if a == user:
                 return art
@@ -195,7 +211,7 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
         if not user_path:
             continue
         src = Path(exports[key])
-        dst = os.path.normpath(os.path.abspath(user_path))
+        dst = abs_path(user_path)
         aliases[dst] = str(src.resolve())  # later jobs naming the user path read the artifact
         if spec.get("export_subdir"):
             dst = iteration_path(dst, spec["export_subdir"])

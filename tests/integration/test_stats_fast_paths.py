@@ -23,9 +23,9 @@ def test_filtering_on_stored_stats_matches_the_default_executor(tmp_path):
     recipe["process"][1] = {"words_num_filter": {"min_num": 20, "max_num": 400}}
     recipe["process"][4] = {"character_repetition_filter": {"max_ratio": 0.1}}
     fast, slow = tmp_path / "fast.jsonl", tmp_path / "slow.jsonl"
-    n_fast = filter_with_stored_stats(recipe, fast)
+    n_in, n_fast = filter_with_stored_stats(recipe, fast)
     n_slow = run_recipe(recipe, tmp_path / "dj2", slow)
-    assert n_fast is not None and 0 < n_fast < 600
+    assert n_in == 600 and 0 < n_fast < 600
     assert n_fast == n_slow
     assert read_jsonl(fast) == read_jsonl(slow)
 
