@@ -39,6 +39,7 @@ def refine_via_ksigma(run: Run) -> Result:
                                              only_existing_args=bool(extra.get("only_existing_args", False)))
     if extra.get("tighten_only"):
         refined = tighten_only(run.dj or {}, refined)
+        _note_kept_bounds(changes, refined)
     out = _recipe_out(run, "path_k_sigma_recipe", "k_sigma_recipe.yaml")
     write_recipe(refined, out)
     write_json(run.artifacts / "changes.json", changes)
@@ -64,6 +65,16 @@ def tighten_only(original: dict, refined: dict) -> dict:
                 new[b.max_arg] = min(old[b.max_arg], new[b.max_arg])
         refined["process"][i] = {name: new}
     return refined
+
+
+def _note_kept_bounds(changes: list[dict], refined: dict) -> None:
+    """Make the change log say what the written recipe holds where tighten_only kept a bound."""
+    for c in changes:
+        if c.get("action") != "set":
+            continue
+        final = refined["process"][c["op_index"]][c["op_name"]].get(c["arg"])
+        if final != c["new"]:
+            c.update(k_sigma=c["new"], new=final, action="kept", reason="tighten_only: the recipe's bound is stricter")
 
 
 def _loss_threshold(run: Run) -> tuple[dict, dict]:

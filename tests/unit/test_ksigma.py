@@ -355,3 +355,24 @@ def test_ksigma_module_does_not_import_data_juicer():
         "sys.exit(1 if any(m == 'data_juicer' or m.startswith('data_juicer.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_tighten_only_keeps_stricter_recipe_bounds_and_says_so():
+    from juicer_sandbox.hooks.refine import _note_kept_bounds, tighten_only
+
+    recipe = {"process": [{"text_length_filter": {"min_len": 10}},
+                          {"alphanumeric_filter": {"min_ratio": 0.25, "max_ratio": 1.0}}]}
+    overall = {"text_len": {"mean": 50.0, "std": 30.0}, "alnum_ratio": {"mean": 0.8, "std": 0.05}}
+    refined, changes = refine_recipe_k_sigma(recipe, overall, k=3)
+    tight = tighten_only(recipe, refined)
+    # k-sigma would loosen min_len to 0 (50 - 90 clipped): the recipe's 10 stays
+    assert tight["process"][0]["text_length_filter"]["min_len"] == 10
+    assert tight["process"][0]["text_length_filter"]["max_len"] == 140
+    # k-sigma tightens min_ratio to 0.65: taken
+    assert tight["process"][1]["alphanumeric_filter"]["min_ratio"] == pytest.approx(0.65)
+    _note_kept_bounds(changes, tight)
+    by_arg = {c["arg"]: c for c in changes if "arg" in c}
+    assert by_arg["min_len"]["action"] == "kept" and by_arg["min_len"]["new"] == 10
+    assert by_arg["min_len"]["k_sigma"] == 0
+    assert by_arg["max_len"]["action"] == "set"
+    assert by_arg["min_ratio"]["action"] == "set"
