@@ -2,7 +2,7 @@
 """Data loop: probe -> k-sigma -> process -> analyze, Snakemake workflow vs DJ run directly.
 
 Both sides run the same four steps on the same N docs with the same recipe
-(config/recipes/text_filters.yaml: six text filters, np 1):
+(config/recipes/text_filters.yaml: seven text filters, np 1):
 
 * baseline: the steps the original DJ-Sandbox performs for its demo pipeline,
   called directly in ONE fresh Python process (DJ is imported once, which
