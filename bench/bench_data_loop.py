@@ -422,6 +422,12 @@ def main(argv=None) -> int:
         recipe = yaml.safe_load(RECIPE.read_text())
         recipe["dataset_path"] = str(corpus)
         recipe["export_path"] = str(tmp / "recipe_exports" / "processed.jsonl")
+        # the repo's word list, by absolute path: Data-Juicer alone would resolve it against the
+        # temp dir (and then try to download the list)
+        for op in recipe.get("process") or []:
+            for args_ in op.values():
+                if isinstance(args_, dict) and args_.get("stopwords_dir"):
+                    args_["stopwords_dir"] = str(ROOT / args_["stopwords_dir"])
         recipe_path = tmp / "text_filters.yaml"
         recipe_path.write_text(yaml.safe_dump(recipe, sort_keys=False))
         print(f"corpus: {what}")
