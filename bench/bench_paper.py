@@ -5,7 +5,7 @@ working directory (full mode by default; --quick uses the CI-sized overrides) an
 wall time, the number of jobs and the experiment's own ranking (mean ± std, Kendall tau
 between seeds when there are two or more).
 
-    python bench/bench_paper.py single_op [--quick] [--seeds 2] [--budget 1000000] [--keep]
+    python bench/bench_paper.py single_op [--quick] [--seeds 2] [--first-seed 0] [--budget 1000000] [--keep]
 """
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 QUICK = {"docs": [3000], "budget": [16384], "stat": ["text_len", "alnum_ratio", "word_rep_ratio"]}
 
 
-def overrides(quick: bool, seeds: int | None, budget: int | None = None) -> dict:
+def overrides(quick: bool, seeds: int | None, budget: int | None = None, first_seed: int = 0) -> dict:
     matrix = dict(QUICK) if quick else {}
     if seeds:
-        matrix["seed"] = list(range(seeds))
+        matrix["seed"] = list(range(first_seed, first_seed + seeds))
     if budget:
         matrix["budget"] = [budget]
     return {"matrix": matrix} if matrix else {}
@@ -37,6 +37,7 @@ def main() -> int:
     ap.add_argument("name", choices=["single_op", "multi_op", "duplication_scaling"])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed + seeds - 1")
     ap.add_argument("--budget", type=int, help="training tokens per arm (default: the config's)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -45,7 +46,7 @@ def main() -> int:
         os.symlink(REPO / sub, work / sub)
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     cfg = [f"sandbox=config/sandboxes/paper/{args.name}.yaml",
-           f"sandbox_overrides={json.dumps(overrides(args.quick, args.seeds, args.budget))}"]
+           f"sandbox_overrides={json.dumps(overrides(args.quick, args.seeds, args.budget, args.first_seed))}"]
     start = time.perf_counter()
     proc = subprocess.run([snakemake, "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
                            "--config", *cfg], capture_output=True, text=True)
