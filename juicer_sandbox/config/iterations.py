@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .plan import internal_job
-from .refs import parse_ref
+from .refs import ITER_GATE, parse_ref
 
 _OPS = ("==", ">=", "<=", ">", "<")  # tried in this order, as the original
 
@@ -81,7 +81,7 @@ def expand_iterations(plan, cap: int = 10) -> None:
             clone.export_subdir = f"iter_{i}"
             if gate_prev:
                 clone.deps.append(gate_prev)
-                clone.refs["__iter_gate__"] = {"job": gate_prev, "output": "res_1", "deeper": []}
+                clone.refs[ITER_GATE] = {"job": gate_prev, "output": "res_1", "deeper": []}
                 for u in updates:
                     if u["target"] == jid:
                         prev = f"iter_{i - 1}/{u['source']}"

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 CONFIG_ROOTS = ("dj_configs", "extra_configs")
+# references the compiler adds (not config keys): a sweep trial's jobs -> the trial's parameters,
+# an iteration's jobs -> the previous iteration's gate
+HPO_PARAMS = "__hpo_params__"
+ITER_GATE = "__iter_gate__"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import copy
 import os
 
 from ..errors import ConfigError
+from .refs import HPO_PARAMS
 
 BASELINE = "baseline"
 
@@ -103,7 +104,7 @@ def expand_trials(plan, parallel: int) -> None:
                 clone.hpo_params = sweep.grid_point(t)
             else:
                 clone.deps.append(ask_id)
-                clone.refs["__hpo_params__"] = {"job": ask_id, "output": "res_1", "deeper": []}
+                clone.refs[HPO_PARAMS] = {"job": ask_id, "output": "res_1", "deeper": []}
             clone.exports, clone.publish = {}, False  # trials keep their results in work_dir
             jobs[clone.id] = clone
             if job.spec.name.startswith("RefineRecipeVia"):

@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config.refs import get_dotted, set_dotted, split_key
+from ..config.refs import HPO_PARAMS, ITER_GATE, get_dotted, set_dotted, split_key
 from ..config.sandbox import load_yaml
 from ..errors import SandboxError
 from ..hooks.registry import HOOKS
 from ..io import abs_path, atomic_path, read_json, replace_dir, write_json
 
 log = logging.getLogger("juicer_sandbox")
-HPO_PARAMS = "__hpo_params__"  # the reference of a sweep trial's jobs to the trial's parameters
-ITER_GATE = "__iter_gate__"  # the reference of an iteration's jobs to the previous iteration's gate
 
 
 @dataclass
