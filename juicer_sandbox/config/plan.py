@@ -426,13 +426,10 @@ def _locate_inputs(obj, base_dir: str) -> None:
     if not isinstance(obj, dict):
         return
     for key, value in obj.items():
-        if key in PATH_KEYS and isinstance(value, str) and value and not os.path.exists(value):
-            found = resolve_path(value, base_dir)
-            if os.path.exists(found):
-                obj[key] = found
+        if key in PATH_KEYS and isinstance(value, str) and value:
+            obj[key] = resolve_path(value, base_dir)
         elif key in PATH_KEYS and isinstance(value, list):
-            obj[key] = [resolve_path(v, base_dir) if isinstance(v, str) and not os.path.exists(v) else v
-                        for v in value]
+            obj[key] = [resolve_path(v, base_dir) if isinstance(v, str) else v for v in value]
         else:
             _locate_inputs(value, base_dir)
 

@@ -27,19 +27,20 @@ def process_data(run: Run) -> Result:
     if not export_name.endswith(".jsonl"):
         export_name = dataset_stem(export_name) + ".jsonl"
     out = run.artifacts / export_name
+    ray = recipe.get("executor_type") == "ray"  # Data-Juicer's Ray executor (ray_address or auto)
     fast = None
-    if recipe.get("executor_type") != "ray" and run.extra.get("stored_stats_fast_path", True):
+    if not ray and run.extra.get("stored_stats_fast_path", True):
         fast = filter_with_stored_stats(recipe, out)  # reads the rows once, counts them too
     if fast:
         (n_in, n_out), engine = fast, "Data-Juicer filters on stored stats"
-    elif recipe.get("executor_type") == "ray":  # Data-Juicer's Ray executor (ray_address or auto)
-        from ..dj.ray_engine import run_recipe_ray
-
-        n_in = _count_rows(recipe.get("dataset_path"))
-        n_out, engine = run_recipe_ray(recipe, run.scratch / "dj", out, recipe.get("ray_address")), "RayExecutor"
     else:
         n_in = _count_rows(recipe.get("dataset_path"))
-        n_out, engine = run_recipe(recipe, run.scratch / "dj", out, np=run.threads), "DefaultExecutor"
+        if ray:
+            from ..dj.ray_engine import run_recipe_ray
+
+            n_out, engine = run_recipe_ray(recipe, run.scratch / "dj", out, recipe.get("ray_address")), "RayExecutor"
+        else:
+            n_out, engine = run_recipe(recipe, run.scratch / "dj", out, np=run.threads), "DefaultExecutor"
     write_provenance(out, recipe, inherited)
     log.info("processed %s: %s -> %d samples", recipe.get("dataset_path"), n_in, n_out)
     return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out, "engine": engine,

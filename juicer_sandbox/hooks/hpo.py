@@ -52,11 +52,9 @@ def tell(run: Run) -> Result:
 
 def export(run: Run) -> Result:
     """trials.csv, best.json, history/importance plots, and the best trial's recipes."""
-    from ..hpo.apply import apply_params
-    from ..hpo.study import export as study_export
     from ..components.ksigma import write_recipe
-
-    from ..hpo.study import ask as study_ask, tell as study_tell
+    from ..hpo.apply import apply_params
+    from ..hpo.study import ask as study_ask, export as study_export, tell as study_tell
 
     extra = run.extra
     sweep = _sweep(extra)

@@ -49,9 +49,7 @@ def probe_via_analyzer(run: Run) -> Result:
     recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
     data_path = run.artifacts / f"{stem}.jsonl"
     if covered_by(recipe, inherited):  # every stat is already in the data: nothing to compute
-        from ..io import iter_jsonl as _rows
-
-        n, engine = write_jsonl(data_path, _rows(recipe["dataset_path"])), "stored stats"
+        n, engine = write_jsonl(data_path, iter_jsonl(recipe["dataset_path"])), "stored stats"
     else:
         n, engine = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads), "Data-Juicer"
     write_provenance(data_path, recipe, inherited)
