@@ -96,7 +96,8 @@ def build_model(cfg: Mapping[str, Any], vocab_size: int | None = None, *, eos_to
       global torch RNG (seed it first), with ``n_layer``/``num_hidden_layers``,
       ``d_model``/``hidden_size``, ``n_head``, ``context`` (max positions),
       optional ``d_ff`` (MLP width; gpt2 4*d, llama ~8/3*d rounded up to 32) and
-      ``dropout`` (0). ``vocab_size`` is the argument or ``cfg["vocab_size"]``
+      ``dropout`` (0), ``tie_embeddings`` (true: the output layer shares the input
+      embedding). ``vocab_size`` is the argument or ``cfg["vocab_size"]``
       (normally the tokenizer's size).
     """
     path = cfg.get("model_name_or_path")
@@ -118,6 +119,8 @@ def build_model(cfg: Mapping[str, Any], vocab_size: int | None = None, *, eos_to
         raise ComponentConfigError(f"d_model {d_model} is not divisible by n_head {n_head}", key="n_head")
     dropout = float(cfg.get("dropout") or 0.0)
     d_ff = cfg.get("d_ff")
+    tie = cfg.get("tie_embeddings")
+    tie = True if tie is None else bool(tie)
 
     if arch == "gpt2":
         from transformers import GPT2Config, GPT2LMHeadModel
@@ -136,6 +139,7 @@ def build_model(cfg: Mapping[str, Any], vocab_size: int | None = None, *, eos_to
             eos_token_id=eos_token_id,
             pad_token_id=None,  # real EOS ids occur in inputs; no padding during training
             use_cache=True,
+            tie_word_embeddings=tie,
         )
         return GPT2LMHeadModel(conf)
 
@@ -152,7 +156,7 @@ def build_model(cfg: Mapping[str, Any], vocab_size: int | None = None, *, eos_to
         num_key_value_heads=n_head,
         max_position_embeddings=context,
         attention_dropout=dropout,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tie,
         bos_token_id=eos_token_id,
         eos_token_id=eos_token_id,
         pad_token_id=None,

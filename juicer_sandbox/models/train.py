@@ -62,6 +62,8 @@ TRAINER_SCHEMA: dict[str, Any] = {
                  "description": "MLP width (null: gpt2 4*d_model, llama ~8/3*d_model)"},
         "context": {**_POS_INT, "default": 128, "description": "tokens per training window"},
         "dropout": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.0},
+        "tie_embeddings": {"type": "boolean", "default": True,
+                           "description": "output layer shares the input embedding matrix"},
         "vocab_size": {"type": ["integer", "null"], "minimum": 2, "default": None,
                        "description": "model vocabulary (null: the tokenizer's size; must be >= it)"},
         "model_name_or_path": {"type": ["string", "null"], "default": None,

@@ -95,6 +95,15 @@ def test_build_gpt2_and_llama():
     assert count_params(lm) < sum(p.numel() for p in lm.state_dict().values())  # tied embeddings counted once
 
 
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_untied_embeddings_are_separate_parameters(arch):
+    cfg = {"arch": arch, "n_layer": 1, "d_model": 32, "n_head": 2, "context": 16}
+    tied, untied = build_model(cfg, 300), build_model({**cfg, "tie_embeddings": False}, 300)
+    assert tied.get_output_embeddings().weight is tied.get_input_embeddings().weight
+    assert untied.get_output_embeddings().weight is not untied.get_input_embeddings().weight
+    assert count_params(untied) == count_params(tied) + 300 * 32
+
+
 def test_missing_local_model_is_a_clear_error(tmp_path):
     with pytest.raises(ComponentConfigError) as ei:
         build_model({"model_name_or_path": str(tmp_path / "nope")}, 300)
