@@ -202,9 +202,10 @@ def ranking_html(ranking: dict, job: str) -> str:
 
     metric, base = ranking["metric"], ranking.get("baseline")
     better = "lower" if ranking["goal"] == "minimize" else "higher"
+    pooled = ranking.get("pooled_std") if base else None
     head = ["rank", "arm", f"{metric} mean ± std", "n", "per-seed values"]
     if base:
-        head += [f"Δ vs {base}", f"Δ / std({base})", f"beats {base}"]
+        head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / pooled std"] if pooled else []) + [f"beats {base}"]
     head.append("pool")
     rows = []
     for r in ranking["arms"]:
@@ -212,14 +213,19 @@ def ranking_html(ranking: dict, job: str) -> str:
                ", ".join(f"{s}: {v:.4f}" for s, v in zip(r["seeds"], r["values"]))]
         if base:
             row += ["" if r["is_baseline"] else f"{r['delta']:+.4f}",
-                    "" if r["is_baseline"] or r["delta_baseline_std"] is None else f"{r['delta_baseline_std']:+.2f}",
-                    "" if r["beats_baseline"] is None else ("yes" if r["beats_baseline"] else "no")]
+                    "" if r["is_baseline"] or r["delta_baseline_std"] is None else f"{r['delta_baseline_std']:+.2f}"]
+            if pooled:
+                row.append("" if r["is_baseline"] or r.get("delta_pooled_std") is None
+                           else f"{r['delta_pooled_std']:+.2f}")
+            row.append("" if r["beats_baseline"] is None else ("yes" if r["beats_baseline"] else "no"))
         row.append(r.get("pool") or "")
         rows.append(row)
-    numeric = {0, 2, 3} | ({5, 6} if base else set())
+    numeric = {0, 2, 3} | ({5, 6} if base else set()) | ({7} if pooled else set())
     body = [f"<h2>{html.escape(job)}</h2>",
             f"<p>Arms ranked by <b>{html.escape(metric)}</b> ({better} is better): mean ± std (ddof=1) over n seeds"
-            + (f"; Δ = mean − mean({html.escape(base)}), also in units of std({html.escape(base)})." if base else ".")
+            + (f"; Δ = mean − mean({html.escape(base)}), also in units of std({html.escape(base)})" if base else "")
+            + (f" and of the seed std pooled over all arms ({pooled:.4f}, {ranking.get('pooled_std_dof')} degrees "
+               "of freedom)" if pooled else "") + "."
             + f" {ranking.get('n_evaluations', '')} evaluations.</p>",
             _table(head, rows, numeric, row_class=lambda k: "baseline" if ranking["arms"][k]["is_baseline"] else "")]
     kt = ranking.get("kendall_tau")

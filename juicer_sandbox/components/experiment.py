@@ -12,8 +12,11 @@ the order of the pools is stable (Kendall tau between two seeds, or between two 
   counts as the list of its values in index order. A gathered reference ``<pipeline>.eval_*.res_1`` gives the list.
 * ``metric`` (default ``loss``; a dotted key walks nested dicts), ``goal``: ``minimize`` (default) or ``maximize``.
 * ``baseline``: the control arm (e.g. ``random``): every arm gets ``delta`` = mean - baseline mean and
-  ``delta_baseline_std`` = delta / baseline std (null when the baseline has one seed or no spread). The baseline is
-  in the table but not in the returned list.
+  ``delta_baseline_std`` = delta / baseline std (null when the baseline has one seed or no spread), and
+  ``delta_pooled_std`` = delta / ``pooled_std``, the seed std pooled over all arms with two or more seeds
+  (sqrt of sum (n_i - 1) s_i^2 / sum (n_i - 1)). With two seeds the baseline's own std has one degree of freedom
+  and can be tiny by chance; the pooled one has one per arm. The baseline is in the table but not in the
+  returned list.
 * ``pool`` of each evaluation (or ``pools``: a mapping arm -> path, or a list index-aligned with ``evaluations``):
   the training data of the arm; what the job returns. An arm with no known pool is returned by its name.
 * ``top_n``: keep the first n of the returned list. ``export_path``: a directory for ``ranking.json``,
@@ -216,12 +219,14 @@ def compute_arm_ranking(cfg: dict) -> dict:
         r["rank"] = rows[k - 1]["rank"] if k and rows[k - 1]["mean"] == r["mean"] else k + 1
         del r["_order"]
     base = next((r for r in rows if r["is_baseline"]), None)
+    pooled_std, pooled_dof = _pooled_std(rows)
     for r in rows:
         if base is None:
-            r["delta"] = r["delta_baseline_std"] = r["beats_baseline"] = None
+            r["delta"] = r["delta_baseline_std"] = r["delta_pooled_std"] = r["beats_baseline"] = None
             continue
         r["delta"] = r["mean"] - base["mean"]
         r["delta_baseline_std"] = (r["delta"] / base["std"]) if base["std"] else None
+        r["delta_pooled_std"] = (r["delta"] / pooled_std) if pooled_std else None
         r["beats_baseline"] = None if r["is_baseline"] else bool(sign * r["delta"] < 0)
 
     ranking = [r["arm"] for r in rows if not r["is_baseline"]]
@@ -240,9 +245,18 @@ def compute_arm_ranking(cfg: dict) -> dict:
     if top_n is not None:
         ranked_pools = ranked_pools[:top_n]
     result = {"metric": metric, "goal": goal, "baseline": baseline, "top_n": top_n, "arms": rows,
-              "ranking": ranking, "ranked_pools": ranked_pools, "n_evaluations": len(evaluations)}
+              "ranking": ranking, "ranked_pools": ranked_pools, "n_evaluations": len(evaluations),
+              "pooled_std": pooled_std, "pooled_std_dof": pooled_dof}
     result.update(_seed_agreement(rows, sign))
     return result
+
+
+def _pooled_std(rows: list[dict]) -> tuple[float | None, int]:
+    """Seed std pooled over the arms with >= 2 values, and its degrees of freedom (None, 0 without any)."""
+    dof = sum(r["n"] - 1 for r in rows if r["std"] is not None)
+    if not dof:
+        return None, 0
+    return math.sqrt(sum((r["n"] - 1) * r["std"] ** 2 for r in rows if r["std"] is not None) / dof), dof
 
 
 def _seed_agreement(rows: list[dict], sign: float) -> dict:
@@ -290,8 +304,8 @@ def mean_std_cell(row: dict, digits: int = 4) -> str:
         else f"{row['mean']:.{digits}f}"
 
 
-TABLE_COLUMNS = ("rank", "arm", "mean", "std", "n", "delta", "delta_baseline_std", "beats_baseline", "is_baseline",
-                 "pool")
+TABLE_COLUMNS = ("rank", "arm", "mean", "std", "n", "delta", "delta_baseline_std", "delta_pooled_std",
+                 "beats_baseline", "is_baseline", "pool")
 
 
 def ranking_csv(result: dict) -> str:
@@ -308,11 +322,14 @@ def ranking_markdown(result: dict, title: str | None = None) -> list[str]:
     metric, base = result["metric"], result.get("baseline")
     better = "lower" if result["goal"] == "minimize" else "higher"
     lines = [f"### {title}", ""] if title else []
+    pooled = result.get("pooled_std") if base else None
     lines += [f"Arms ranked by {metric} ({better} is better), mean ± std over n seeds"
-              + (f"; Δ = mean − mean({base}), also in units of std({base})." if base else "."), ""]
+              + (f"; Δ = mean − mean({base}), also in units of std({base})" if base else "")
+              + (f" and of the seed std pooled over all arms ({pooled:.4f}, {result['pooled_std_dof']} degrees of "
+                 "freedom)" if pooled else "") + ".", ""]
     head = ["rank", "arm", f"{metric} mean ± std", "n"]
     if base:
-        head += [f"Δ vs {base}", f"Δ / std({base})"]
+        head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / pooled std"] if pooled else [])
     head.append("pool")
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["arms"]:
@@ -321,6 +338,8 @@ def ranking_markdown(result: dict, title: str | None = None) -> list[str]:
         if base:
             cells += ["" if r["is_baseline"] else _signed(r["delta"]),
                       "" if r["is_baseline"] else _signed(r["delta_baseline_std"], 2)]
+            if pooled:
+                cells.append("" if r["is_baseline"] else _signed(r["delta_pooled_std"], 2))
         cells.append(f"`{r['pool']}`" if r.get("pool") else "")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")

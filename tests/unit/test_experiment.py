@@ -107,6 +107,11 @@ def test_arm_ranking_hand_computed(tmp_path):
     assert rows["B"]["delta"] == pytest.approx(-1.3)
     assert rows["B"]["delta_baseline_std"] == pytest.approx(-1.3 / math.sqrt(0.5))
     assert rows["A"]["delta_baseline_std"] == pytest.approx(-0.55 / math.sqrt(0.5))
+    # seed std pooled over the four arms (one degree of freedom each): sqrt((0.005 + 0.08 + 0.98 + 0.5) / 4)
+    pooled = math.sqrt(1.565 / 4)
+    assert result["pooled_std"] == pytest.approx(pooled) and result["pooled_std_dof"] == 4
+    assert rows["B"]["delta_pooled_std"] == pytest.approx(-1.3 / pooled)
+    assert rows["C"]["delta_pooled_std"] == pytest.approx(-0.6 / pooled)
     assert rows["B"]["beats_baseline"] is True and rows["random"]["beats_baseline"] is None
     assert rows["random"]["delta"] == 0.0 and rows["random"]["is_baseline"] is True
     # per-seed rankings: seed 0 B<A<C<random, seed 1 C<B<A<random
@@ -120,8 +125,9 @@ def test_arm_ranking_hand_computed(tmp_path):
     assert [r["arm"] for r in table] == ["B", "C", "A", "random"]
     assert float(table[0]["mean"]) == pytest.approx(1.2) and table[0]["pool"] == "pools/b.jsonl"
     md = (tmp_path / "rank/ranking.md").read_text()
-    assert "| 1 | B | 1.2000 ± 0.2828 | 2 | -1.3000 | -1.84 | `pools/b.jsonl` |" in md
-    assert "| 4 | random (baseline) | 2.5000 ± 0.7071 | 2 |  |  |" in md
+    assert "| 1 | B | 1.2000 ± 0.2828 | 2 | -1.3000 | -1.84 | -2.08 | `pools/b.jsonl` |" in md
+    assert "| 4 | random (baseline) | 2.5000 ± 0.7071 | 2 |  |  |  |" in md
+    assert "seed std pooled over all arms (0.6255, 4 degrees of freedom)" in md
     assert "Kendall τ between the rankings of seed 0 and seed 1: +0.333 (4 arms)." in md and "seed pairs" not in md
 
 
@@ -149,6 +155,7 @@ def test_one_seed_ties_maximize_and_pool_from_evaluations():
     q = result["arms"][0]
     assert q["delta"] == pytest.approx(0.1) and q["delta_baseline_std"] is None and q["beats_baseline"] is True
     assert result["arms"][2]["beats_baseline"] is False
+    assert result["pooled_std"] is None and q["delta_pooled_std"] is None  # one seed: no seed noise to pool
     assert result["ranked_pools"] == ["q.jsonl", "p.jsonl", "r.jsonl"]
     assert result["kendall_tau"] is None and result["per_seed"] is None
     md = "\n".join(ranking_markdown(result, title="t"))
