@@ -108,16 +108,16 @@ def main() -> int:
     print(f"{len(variants)} variants x {len(arms)} arms x {len(seeds)} seeds = {len(jobs)} runs; pools of {out}")
     with Pool(2) as pool:
         rows = pool.map(one_run, jobs)
-    base = summarise([r for r in rows if r["variant"] == "baseline"])
+    summary = {name: summarise([r for r in rows if r["variant"] == name]) for name in variants}
+    base = summary["baseline"]
     print(f"\n| variant | trainer keys | mean loss | pool sd | seed sd | ratio | ratio / baseline | tau | spikes / runs |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, cfg in variants.items():
-        s = summarise([r for r in rows if r["variant"] == name])
+        s = summary[name]
         keys = {k: v for k, v in cfg.items() if BASE.get(k) != v} or "—"
         print(f"| {name} | {keys} | {s['mean']:.3f} | {s['pool_sd']:.3f} | {s['seed_sd']:.3f} | {s['ratio']:.2f} "
               f"| {s['ratio'] / base['ratio']:.2f} | {s['tau']:.2f} | {s['spikes']} / {s['runs']} |")
-    for name in variants:
-        s = summarise([r for r in rows if r["variant"] == name])
+    for name, s in summary.items():
         print(f"{name}: arms best first: {', '.join(s['order'])}")
     return 0
 

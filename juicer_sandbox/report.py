@@ -198,11 +198,11 @@ def markdown_to_html(text: str, title: str = "summary") -> str:
 
 
 def ranking_html(ranking: dict, job: str) -> str:
-    from .components.experiment import mean_std_cell
+    from .components.experiment import mean_std_cell, pooled_std_clause
 
     metric, base = ranking["metric"], ranking.get("baseline")
     better = "lower" if ranking["goal"] == "minimize" else "higher"
-    pooled = ranking.get("pooled_std") if base else None
+    pooled = pooled_std_clause(ranking)
     head = ["rank", "arm", f"{metric} mean ± std", "n", "per-seed values"]
     if base:
         head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / pooled std"] if pooled else []) + [f"beats {base}"]
@@ -215,7 +215,7 @@ def ranking_html(ranking: dict, job: str) -> str:
             row += ["" if r["is_baseline"] else f"{r['delta']:+.4f}",
                     "" if r["is_baseline"] or r["delta_baseline_std"] is None else f"{r['delta_baseline_std']:+.2f}"]
             if pooled:
-                row.append("" if r["is_baseline"] or r.get("delta_pooled_std") is None
+                row.append("" if r["is_baseline"] or r["delta_pooled_std"] is None
                            else f"{r['delta_pooled_std']:+.2f}")
             row.append("" if r["beats_baseline"] is None else ("yes" if r["beats_baseline"] else "no"))
         row.append(r.get("pool") or "")
@@ -224,8 +224,7 @@ def ranking_html(ranking: dict, job: str) -> str:
     body = [f"<h2>{html.escape(job)}</h2>",
             f"<p>Arms ranked by <b>{html.escape(metric)}</b> ({better} is better): mean ± std (ddof=1) over n seeds"
             + (f"; Δ = mean − mean({html.escape(base)}), also in units of std({html.escape(base)})" if base else "")
-            + (f" and of the seed std pooled over all arms ({pooled:.4f}, {ranking.get('pooled_std_dof')} degrees "
-               "of freedom)" if pooled else "") + "."
+            + pooled + "."
             + f" {ranking.get('n_evaluations', '')} evaluations.</p>",
             _table(head, rows, numeric, row_class=lambda k: "baseline" if ranking["arms"][k]["is_baseline"] else "")]
     kt = ranking.get("kendall_tau")

@@ -304,6 +304,15 @@ def mean_std_cell(row: dict, digits: int = 4) -> str:
         else f"{row['mean']:.{digits}f}"
 
 
+def pooled_std_clause(result: dict) -> str:
+    """' and of the seed std pooled over all arms (s, k degrees of freedom)' for a ranking caption; '' without
+    a baseline or without an arm with two seeds."""
+    if not (result.get("baseline") and result.get("pooled_std")):
+        return ""
+    return (f" and of the seed std pooled over all arms ({result['pooled_std']:.4f}, {result['pooled_std_dof']} "
+            "degrees of freedom)")
+
+
 TABLE_COLUMNS = ("rank", "arm", "mean", "std", "n", "delta", "delta_baseline_std", "delta_pooled_std",
                  "beats_baseline", "is_baseline", "pool")
 
@@ -322,11 +331,9 @@ def ranking_markdown(result: dict, title: str | None = None) -> list[str]:
     metric, base = result["metric"], result.get("baseline")
     better = "lower" if result["goal"] == "minimize" else "higher"
     lines = [f"### {title}", ""] if title else []
-    pooled = result.get("pooled_std") if base else None
+    pooled = pooled_std_clause(result)
     lines += [f"Arms ranked by {metric} ({better} is better), mean ± std over n seeds"
-              + (f"; Δ = mean − mean({base}), also in units of std({base})" if base else "")
-              + (f" and of the seed std pooled over all arms ({pooled:.4f}, {result['pooled_std_dof']} degrees of "
-                 "freedom)" if pooled else "") + ".", ""]
+              + (f"; Δ = mean − mean({base}), also in units of std({base})" if base else "") + pooled + ".", ""]
     head = ["rank", "arm", f"{metric} mean ± std", "n"]
     if base:
         head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / pooled std"] if pooled else [])
