@@ -20,12 +20,7 @@ report: "report/workflow.rst"
 
 include: "rules/envs.smk"
 include: "rules/plan.smk"
-include: "rules/probe.smk"
-include: "rules/refine.smk"
-include: "rules/execute.smk"
-include: "rules/evaluate.smk"
-include: "rules/hpo.smk"
-include: "rules/iterate.smk"
+include: "rules/hooks.smk"
 include: "rules/report.smk"
 
 

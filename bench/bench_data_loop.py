@@ -209,7 +209,8 @@ def baseline_child(spec_path: str) -> int:
         refined = yaml.safe_load(ksigma_path.read_text())
     except Exception as exc:  # DJ 1.6.1: get_access_log raises (see the bench README)
         refine_error = f"{type(exc).__name__}: {exc}"
-        from juicer_sandbox.components.ksigma import refine_recipe_k_sigma, write_recipe
+        from juicer_sandbox.components.ksigma import refine_recipe_k_sigma
+        from juicer_sandbox.dj.recipe import write_recipe
 
         refine_method = ("juicer_sandbox.components.ksigma.refine_recipe_k_sigma"
                          "(only_existing_args=True) on Analyzer.overall_result")

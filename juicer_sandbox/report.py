@@ -28,11 +28,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .core.names import DJ_STATS as STATS
 from .io import iter_jsonl, read_json, write_text
 
 log = logging.getLogger(__name__)
 
-STATS = "__dj__stats__"
 REFINE_HOOKS = ("RefineRecipeViaKSigmaHook", "RefineRecipeViaModelFeedbackHook")
 CURVE_TRAINERS = ("causal_lm",)
 

@@ -1,4 +1,5 @@
-"""Snakemake script for ProcessDataHook: all logic lives in juicer_sandbox.hooks."""
+"""Snakemake script of the hook rule of the same name (rules/hooks.smk): the job's hook and
+its logic are named in juicer_sandbox/core/hooktable.py; all logic lives in the package."""
 from juicer_sandbox.hooks.runner import run_snakemake_job
 
-run_snakemake_job(snakemake, "ProcessDataHook")  # noqa: F821 (injected by Snakemake)
+run_snakemake_job(snakemake)  # noqa: F821 (injected by Snakemake)

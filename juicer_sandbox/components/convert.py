@@ -43,12 +43,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..core.names import DJ_STATS as STATS_FIELD
 from ..errors import ComponentConfigError, SandboxError
 from ..io import atomic_path, read_jsonl, replace_dir, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
-STATS_FIELD = "__dj__stats__"
 
 #: Data-file extensions removed from a path to get its basename (longest first).
 DATA_EXTENSIONS = (".jsonl.gz", ".json.gz", ".jsonl", ".json", ".parquet")

@@ -53,12 +53,12 @@ def text_quality_classifier(cfg: dict) -> float:
 
 def _stats_rows(path: str):
     for row in iter_jsonl(path):
-        yield row.get("__dj__stats__", {})
+        yield row.get(DJ_STATS, {})
 
 
 def stats_comparison(cfg: dict) -> dict:
     """Before/after comparison of two datasets' stats: counts kept and per-stat shifts."""
-    from .ksigma import describe_stats
+    from .stats_summary import describe_stats
 
     before = describe_stats(_stats_rows(cfg["before_path"]))
     after = describe_stats(_stats_rows(cfg["after_path"]))

@@ -24,119 +24,18 @@ costs seconds).
 from __future__ import annotations
 
 import copy
-import json
 import math
 import numbers
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
-import yaml
 
 from ..dj import stat_map
+from ..dj.recipe import iter_ops
 from ..errors import ComponentConfigError, ConfigError
-from ..io import write_text
+from .stats_summary import describe_stats
 
-STATS_FIELD = "__dj__stats__"
-
-__all__ = ["describe_stats", "refine_recipe_k_sigma", "write_recipe", "percentile_label"]
-
-
-# --------------------------------------------------------------------------- describe
-
-
-def percentile_label(p: float) -> str:
-    """pandas-style label of a percentile: 0.25 -> '25%', 0.125 -> '12.5%'."""
-    return f"{p * 100:g}%"
-
-
-_NONNUMERIC = object()  # sentinel for "this stat is not numeric"
-
-
-def _flatten(value: Any, out: list[float]) -> bool:
-    """Append the numeric leaves of ``value`` to ``out``; False if a leaf is not numeric.
-
-    None / NaN leaves are missing values and are dropped (pandas' ``describe``
-    does not count them). Lists (and numpy arrays) are exploded, like DJ's
-    ``OverallAnalysis`` does for list-valued stats; an empty list adds nothing.
-    Booleans are treated as non-numeric.
-    """
-    if value is None:
-        return True
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if isinstance(value, numbers.Real):
-        f = float(value)
-        if not math.isnan(f):
-            out.append(f)
-        return True
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, (list, tuple)):
-        return all(_flatten(v, out) for v in value)
-    return False
-
-
-def describe_stats(
-    stats_rows: Iterable[Mapping[str, Any]],
-    percentiles: Sequence[float] = (0.25, 0.5, 0.75),
-) -> dict[str, dict[str, Any]]:
-    """Summarise per-sample ``__dj__stats__`` dicts, one entry per numeric stat.
-
-    ``stats_rows`` yields either the stats dicts themselves or whole samples
-    that carry them under ``"__dj__stats__"``.
-
-    Each result is ``{"count", "mean", "std", "min", "<p>%"..., "max"}`` computed
-    like DJ's ``OverallAnalysis`` (pandas ``describe``): list-valued stats are
-    flattened, ``std`` is the sample standard deviation (ddof=1), percentiles are
-    linearly interpolated. Missing values (None/NaN, empty lists) are not
-    counted. A stat with no values has count 0 and None elsewhere; ``std`` is
-    None when there is a single value. Stats with any non-numeric value
-    (strings such as ``lang``, booleans, dicts) are left out.
-    """
-    ps: list[float] = []
-    for p in percentiles:
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= float(p) <= 1:
-            raise ComponentConfigError(f"percentiles must be numbers in [0, 1], got {p!r}", key="percentiles")
-        if float(p) not in ps:
-            ps.append(float(p))
-    ps.sort()
-
-    values: dict[str, list[float] | object] = {}
-    for row in stats_rows:
-        if row is None:
-            continue
-        stats = row.get(STATS_FIELD, row) if isinstance(row, Mapping) else None
-        if not isinstance(stats, Mapping):
-            continue
-        for key, val in stats.items():
-            bucket = values.setdefault(key, [])
-            if bucket is _NONNUMERIC:
-                continue
-            if not _flatten(val, bucket):  # type: ignore[arg-type]
-                values[key] = _NONNUMERIC
-
-    result: dict[str, dict[str, Any]] = {}
-    for key in sorted(values):
-        bucket = values[key]
-        if bucket is _NONNUMERIC:
-            continue
-        arr = np.asarray(bucket, dtype=np.float64)
-        n = int(arr.size)
-        entry: dict[str, Any] = {"count": n}
-        if n == 0:
-            entry.update({"mean": None, "std": None, "min": None})
-            entry.update({percentile_label(p): None for p in ps})
-            entry["max"] = None
-        else:
-            entry["mean"] = float(arr.mean())
-            entry["std"] = float(arr.std(ddof=1)) if n > 1 else None
-            entry["min"] = float(arr.min())
-            for p, q in zip(ps, np.percentile(arr, [p * 100 for p in ps]) if ps else []):
-                entry[percentile_label(p)] = float(q)
-            entry["max"] = float(arr.max())
-        result[key] = entry
-    return result
+__all__ = ["refine_recipe_k_sigma", "tighten_only", "refine_from_stats"]
 
 
 # --------------------------------------------------------------------------- refine
@@ -309,39 +208,39 @@ def refine_recipe_k_sigma(
     return refined, log
 
 
-# --------------------------------------------------------------------------- write
+def tighten_only(original: Mapping[str, Any], refined: Mapping[str, Any]) -> dict:
+    """Keep a bound the recipe already sets when k-sigma would loosen it (a refinement then only
+    ever removes more data). k-sigma flags outliers; where dirt is common rather than rare,
+    mean +/- k*std can be looser than the recipe's own thresholds."""
+    refined = copy.deepcopy(dict(refined))
+    for (i, name, old), (_, _, new) in zip(iter_ops(dict(original)), iter_ops(refined)):
+        for b in stat_map.lookup(name, old):
+            if b.min_arg and old.get(b.min_arg) is not None and new.get(b.min_arg) is not None:
+                new[b.min_arg] = max(old[b.min_arg], new[b.min_arg])
+            if b.max_arg and old.get(b.max_arg) is not None and new.get(b.max_arg) is not None:
+                new[b.max_arg] = min(old[b.max_arg], new[b.max_arg])
+        refined["process"][i] = {name: new}
+    return refined
 
 
-def _plain(obj: Any) -> Any:
-    """Plain YAML/JSON-able data: tuples -> lists, numpy scalars -> Python numbers."""
-    if isinstance(obj, Mapping):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_plain(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+def note_kept_bounds(changes: list[dict], refined: Mapping[str, Any]) -> None:
+    """Make the change log say what the written recipe holds where tighten_only kept a bound."""
+    for c in changes:
+        if c.get("action") != "set":
+            continue
+        final = refined["process"][c["op_index"]][c["op_name"]].get(c["arg"])
+        if final != c["new"]:
+            c.update(k_sigma=c["new"], new=final, action="kept", reason="tighten_only: the recipe's bound is stricter")
 
 
-def write_recipe(recipe: Mapping[str, Any], path: str | Path) -> Path:
-    """Write a DJ recipe atomically: YAML for ``.yaml``/``.yml``, JSON for ``.json``.
-
-    Key order is kept (``process`` stays in op order; YAML is not key-sorted,
-    unlike the original's ``safe_dump``). Any other extension is a ConfigError.
-    """
-    target = Path(path)
-    ext = target.suffix.lower()
-    data = _plain(recipe)
-    if ext in (".yaml", ".yml"):
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    elif ext == ".json":
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    else:
-        raise ConfigError(
-            f"a recipe must be written to a .yaml, .yml or .json file, not {target.suffix or 'no extension'!r}",
-            file=str(target),
-        )
-    write_text(target, text)
-    return target
+def refine_from_stats(recipe: Mapping[str, Any], stats_rows: Iterable[Mapping[str, Any]], k: float = 3,
+                      only_existing_args: bool = False, tighten: bool = False) -> tuple[dict, list[dict]]:
+    """RefineRecipeViaKSigmaHook's whole algorithm: describe the per-sample stats, set each
+    filter's bounds at mean +/- k*std, and with `tighten` never loosen a bound the recipe sets.
+    Returns (refined recipe, change log)."""
+    overall = describe_stats(stats_rows)
+    refined, changes = refine_recipe_k_sigma(recipe, overall, k=k, only_existing_args=only_existing_args)
+    if tighten:
+        refined = tighten_only(recipe, refined)
+        note_kept_bounds(changes, refined)
+    return refined, changes

@@ -43,6 +43,7 @@ class Component:
     fn: Callable[..., Any]
     schema: dict
     n_outputs: int
+    module: str  # the module whose registry holds it (its code fingerprint starts there)
 
 
 def _entries(factory: Factory):
@@ -57,18 +58,14 @@ def _entries(factory: Factory):
         schemas = getattr(module, "SCHEMAS", {})
         outputs = getattr(module, "OUTPUTS", {})
         for type_name, fn in registry.items():
-            yield type_name, fn, schemas.get(type_name, {"type": "object"}), outputs.get(type_name, 1)
-
-
-def types_of(factory: str) -> list[str]:
-    return sorted(name for name, *_ in _entries(FACTORIES[factory]))
+            yield type_name, fn, schemas.get(type_name, {"type": "object"}), outputs.get(type_name, 1), module_name
 
 
 def get_component(factory: str, type_name: Any, file: str | None = None, key: str | None = None) -> Component:
     """Look up a component; an unknown or missing type lists the valid names."""
     valid = {}
-    for name, fn, schema, n in _entries(FACTORIES[factory]):
-        valid.setdefault(name, Component(factory, name, fn, schema, n))
+    for name, fn, schema, n, module in _entries(FACTORIES[factory]):
+        valid.setdefault(name, Component(factory, name, fn, schema, n, module))
     if type_name not in valid:
         what = "is missing" if type_name is None else f"{type_name!r} is not a known {factory} type"
         raise ConfigError(f"component type {what}; valid types: {', '.join(sorted(valid)) or '(none installed)'}",

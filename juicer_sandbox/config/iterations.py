@@ -13,7 +13,7 @@ default 10). User export paths get an ``iter_N`` level, as in the original.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .plan import internal_job
+from .jobs import internal_job
 from .refs import ITER_GATE, parse_ref
 
 _OPS = ("==", ">=", "<=", ">", "<")  # tried in this order, as the original

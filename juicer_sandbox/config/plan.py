@@ -1,9 +1,7 @@
 """Compile a DJ-Sandbox config into a plan: one job per hook call, with its files and edges.
 
-Each job becomes an instance of its hook's Snakemake rule (``rules/<stage>.smk``) writing
-``{work_dir}/{job_id}/context.json`` (its named outputs and metrics) and
-``{work_dir}/{job_id}/artifacts/`` (what it produced). Edges come from ``input`` references
-and from paths: a job that reads a path another job exports depends on that job.
+The types are in :mod:`.jobs`, path handling in :mod:`.paths`. Edges come from ``input``
+references and from paths: a job that reads a path another job exports depends on that job.
 Everything that can be checked without running anything is checked here, so a bad config
 fails before the first job starts, naming the file and key.
 """
@@ -11,126 +9,23 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import functools
-import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
+from ..core.hooktable import HOOKS
 from ..errors import ConfigError
-from ..hooks.registry import HOOKS, HookSpec
 from ..io import abs_path
+from .iterations import expand_iterations
+from .jobs import Job, Plan
+from .paths import PATH_KEYS, export_target, leaf_key, locate_inputs, split_mixture, walk_strings
 from .refs import parse_ref, set_dotted, split_key
 from .sandbox import STAGES, JobConfig, SandboxConfig, load_sandbox, load_yaml, resolve_path
 from .schema import load_schema, validate
+from .trials import expand_trials
 
-# Keys whose string values must name an existing file/dir (or one a job produces).
-PATH_KEYS = {
-    "dataset_path", "dataset_path_1", "dataset_path_2", "predicted_dataset_path", "ground_truth_dataset_path",
-    "train_dataset", "eval_dataset", "valid_path", "val_path", "validation_path", "reference_path",
-    "model_name_or_path", "tokenizer_path", "stopwords_dir", "flagged_words_dir", "target_like", "model_path",
-    "before_path", "after_path", "negative_path",
-}
 STAGE_SHORT = {s: s.split("_")[0] for s in STAGES}
 ARTIFACTS_OUTPUT = "__artifacts__"  # a hidden output of every job: its artifacts directory
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class Job:
-    id: str
-    cfg: JobConfig
-    spec: HookSpec
-    dj: dict | None  # the recipe when known before running (inline or an existing file)
-    dj_from: str | None  # ref/path the recipe comes from when another job produces it
-    extra: dict
-    output_keys: list[str]
-    deps: list[str] = field(default_factory=list)
-    refs: dict[str, dict] = field(default_factory=dict)  # key_to_update -> {job, output, deeper}
-    file_inputs: list[str] = field(default_factory=list)
-    exports: dict[str, str] = field(default_factory=dict)  # config key -> user export path
-    work_dir: str = ""
-    seed: int = 42
-    publish: bool = True  # copy exports to the user's paths (trial copies of an HPO sweep do not)
-    export_subdir: str | None = None  # iterations publish to <dir>/iter_N/<name>, as the original did
-    hpo_params: dict | None = None  # a grid trial's parameters (known when planning)
-    wandb: dict | None = None  # {project, group} when the sandbox asks for wandb logging
-    n_outputs: int = 1  # values the hook returns (its component decides for EvaluateDataHook)
-
-    @property
-    def rule(self) -> str:
-        return self.spec.rule
-
-    def clone(self, new_id: str, id_map: dict[str, str]) -> "Job":
-        """A copy under another id whose deps and references point into `id_map` (trials, iterations)."""
-        refs = {}
-        for key, ref in self.refs.items():
-            if "gather" in ref:
-                refs[key] = {"gather": [{**g, "job": id_map[g["job"]]} for g in ref["gather"]]}
-            else:
-                refs[key] = {**ref, "job": id_map[ref["job"]]}
-        new = copy.copy(self)
-        new.id, new.dj, new.extra = new_id, copy.deepcopy(self.dj), copy.deepcopy(self.extra)
-        new.deps, new.refs = [id_map[d] for d in self.deps], refs
-        new.file_inputs, new.exports, new.output_keys = list(self.file_inputs), dict(self.exports), list(self.output_keys)
-        return new
-
-    def params(self) -> dict:
-        """Everything that defines what the job computes; Snakemake reruns the job when it changes."""
-        return {
-            "job": self.id, "hook": self.spec.name, "pipeline": self.cfg.pipeline, "meta_name": self.cfg.meta_name,
-            "stage": self.cfg.stage, "dj_configs": self.dj, "dj_from": self.dj_from, "extra_configs": self.extra,
-            "refs": self.refs, "local": self.cfg.local, "output_keys": self.output_keys, "exports": self.exports,
-            "code": code_fingerprint(self.spec), "work_dir": self.work_dir, "seed": self.seed,
-            "publish": self.publish, "export_subdir": self.export_subdir, "hpo_params": self.hpo_params,
-            "wandb": self.wandb,
-        }
-
-
-@dataclass
-class Plan:
-    sandbox: SandboxConfig
-    work_dir: str
-    jobs: dict[str, Job]  # in execution order
-    aliases: dict[str, str]  # user export path (abs) -> producing job id
-    sweep: object = None  # the HPO sweep, when the sandbox has hpo_config (see config/trials.py)
-
-    def summary_jobs(self) -> list[str]:
-        """Jobs the summary and report read: all of them, except the per-trial copies of a sweep
-        (those are summarised by trials.csv of hpo/export, which depends on every trial)."""
-        return [jid for jid in self.jobs if not jid.startswith("hpo/trial_")]
-
-    def by_rule(self, rule: str) -> list[Job]:
-        return [j for j in self.jobs.values() if j.rule == rule]
-
-    def job_regex(self, rule: str) -> str:
-        ids = [re.escape(j.id) for j in self.by_rule(rule)]
-        return "|".join(ids) if ids else "(?!)"
-
-    def context_path(self, job_id: str) -> str:
-        return f"{self.work_dir}/{job_id}/context.json"
-
-
-def internal_job(job_id: str, hook: str, extra: dict, deps: list[str], like: Job, pipeline: str) -> Job:
-    """A job the compiler adds (HPO ask/tell/export, iteration gates); `like` lends its settings."""
-    cfg = copy.copy(like.cfg)
-    cfg.pipeline, cfg.meta_name, cfg.local, cfg.input = pipeline, job_id.rsplit("/", 1)[-1], {}, {}
-    job = Job(job_id, cfg, HOOKS[hook], None, None, extra, ["res_1"], deps, {}, [], {}, like.work_dir, like.seed)
-    job.wandb = like.wandb
-    return job
-
-
-@functools.lru_cache(maxsize=None)
-def code_fingerprint(spec: HookSpec) -> str:
-    """Hash of the hook's module source, so editing a hook reruns its jobs."""
-    module = spec.impl.split(":")[0]
-    path = PACKAGE_DIR.parent / (module.replace(".", "/") + ".py")
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except FileNotFoundError:
-        return "missing"
 
 
 def _slug(text: str) -> str:
@@ -151,21 +46,6 @@ def _load_side_config(value, job: JobConfig, key: str, what: str):
     if not isinstance(data, dict):
         raise ConfigError(f"{what} file must hold a mapping", file=path)
     return data
-
-
-def _walk_strings(obj, prefix=""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _walk_strings(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _walk_strings(v, f"{prefix}[{i}]")
-    elif isinstance(obj, str):
-        yield prefix, obj
-
-
-def _leaf_key(where: str) -> str:
-    return re.sub(r"\[\d+\]$", "", where).rsplit(".", 1)[-1]
 
 
 class _Compiler:
@@ -201,7 +81,7 @@ class _Compiler:
         self._resolve_paths(job)
         self._check_component(job)
         self._output_keys(job)
-        self._check_hook_specific(job)
+        self._pair(job)
         if job.dj is not None and spec.uses_dj:
             from ..dj.recipe import validate_recipe
             from ..dj.assets import check_assets
@@ -311,27 +191,27 @@ class _Compiler:
 
     def _resolve_paths(self, job: Job) -> None:
         for cfg in (job.extra, job.dj):
-            _locate_inputs(cfg, os.path.dirname(job.cfg.file))
+            locate_inputs(cfg, os.path.dirname(job.cfg.file))
         configs = {"extra_configs": job.extra}
         if job.dj is not None:
             configs["dj_configs"] = job.dj
         exports = {k.split(".", 1)[1] for k in job.spec.produces}
         for root, cfg in configs.items():
-            for where, value in _walk_strings(cfg):
-                if where in exports or _leaf_key(where) in ("export_path", "work_dir"):
+            for where, value in walk_strings(cfg):
+                if where in exports or leaf_key(where) in ("export_path", "work_dir"):
                     continue
                 targeted = any(f"{root}.{where}".startswith(k) for k in job.cfg.input)
                 if targeted:
                     continue  # replaced by a reference at run time
-                candidates = [value] if _leaf_key(where) not in PATH_KEYS else _split_mixture(value)
+                candidates = [value] if leaf_key(where) not in PATH_KEYS else split_mixture(value)
                 for cand in candidates:
                     producer = self._producer_of(cand)
                     if producer:
                         self._dep(job, producer)
                     elif os.path.exists(cand):
-                        if os.path.isfile(cand) or _leaf_key(where) in PATH_KEYS:
+                        if os.path.isfile(cand) or leaf_key(where) in PATH_KEYS:
                             job.file_inputs.append(os.path.normpath(cand))
-                    elif _leaf_key(where) in PATH_KEYS and "<" not in cand:
+                    elif leaf_key(where) in PATH_KEYS and "<" not in cand:
                         raise self.err(job.cfg, f"{root}.{where}",
                                        f"path {cand!r} does not exist and no earlier job produces it")
 
@@ -370,6 +250,7 @@ class _Compiler:
         validate(checked, schema, file=job.cfg.file, prefix=f"{job.cfg.where}.extra_configs")
         job.extra.update({k: v for k, v in checked.items() if k not in job.extra})
         job.n_outputs = comp.n_outputs
+        job.component_module = comp.module
 
     def _output_keys(self, job: Job) -> None:
         n = job.spec.n_outputs if job.spec.n_outputs is not None else job.n_outputs
@@ -381,64 +262,22 @@ class _Compiler:
         else:
             job.output_keys = [f"res_{i + 1}" for i in range(n)]  # the user guide's default names
 
-    def _check_hook_specific(self, job: Job) -> None:
-        if job.spec.name == "RefineRecipeViaKSigmaHook" and "extra_configs.stats_path" not in job.cfg.input:
-            # As in the original, k-sigma reads the probe that has the same meta_name.
-            probes = [j for j in self.jobs.values() if j.spec.name == "ProbeViaAnalyzerHook"
-                      and j.cfg.meta_name == job.cfg.meta_name]
-            if not probes:
-                raise self.err(job.cfg, "meta_name", f"RefineRecipeViaKSigmaHook reads the statistics of the earlier "
-                                                     f"ProbeViaAnalyzerHook with the same meta_name "
-                                                     f"({job.cfg.meta_name!r}), and there is none")
-            job.refs["extra_configs.stats_path"] = {"job": probes[-1].id, "output": "__stats__", "deeper": []}
-            self._dep(job, probes[-1].id)
+    def _pair(self, job: Job) -> None:
+        """A hook that reads an earlier hook's output by default (HookSpec.pairs_with): as in the
+        original, k-sigma reads the probe that has the same meta_name."""
+        pairing = job.spec.pairs_with
+        if pairing is None or pairing.key in job.cfg.input:
+            return
+        partners = [j for j in self.jobs.values() if j.spec.name == pairing.hook and j.cfg.meta_name == job.cfg.meta_name]
+        if not partners:
+            raise self.err(job.cfg, "meta_name", f"{job.spec.name} reads {pairing.key} from the earlier {pairing.hook} "
+                                                 f"with the same meta_name ({job.cfg.meta_name!r}), and there is none")
+        job.refs[pairing.key] = {"job": partners[-1].id, "output": pairing.output, "deeper": []}
+        self._dep(job, partners[-1].id)
 
     def _dep(self, job: Job, dep: str) -> None:
         if dep not in job.deps:
             job.deps.append(dep)
-
-
-def export_target(hook: str, key: str, dj: dict | None, extra: dict | None) -> str | None:
-    """The user path a hook's export key publishes to, from the job's configs (None: not set)."""
-    root, rest = key.split(".", 1)
-    cfg = (extra if root == "extra_configs" else dj) or {}
-    value = cfg.get(rest)
-    if not isinstance(value, str) or not value:
-        return None
-    if hook == "ProbeViaAnalyzerHook" and not cfg.get("export_original_dataset"):
-        return stats_export_path(value)  # like DJ's Analyzer: only the stats file is exported
-    return value
-
-
-def stats_export_path(export_path: str) -> str:
-    """Where Data-Juicer's Analyzer writes the stats for an export path: <stem>_stats.jsonl."""
-    root, ext = os.path.splitext(export_path)
-    return f"{root}_stats.jsonl" if ext else os.path.join(export_path, "stats.jsonl")
-
-
-def _locate_inputs(obj, base_dir: str) -> None:
-    """Input paths (PATH_KEYS) missing from the current directory but found next to the config
-    or in the workflow directory are replaced by that location (see sandbox.resolve_path)."""
-    if isinstance(obj, list):
-        for v in obj:
-            _locate_inputs(v, base_dir)
-        return
-    if not isinstance(obj, dict):
-        return
-    for key, value in obj.items():
-        if key in PATH_KEYS and isinstance(value, str) and value:
-            obj[key] = resolve_path(value, base_dir)
-        elif key in PATH_KEYS and isinstance(value, list):
-            obj[key] = [resolve_path(v, base_dir) if isinstance(v, str) else v for v in value]
-        else:
-            _locate_inputs(value, base_dir)
-
-
-def _split_mixture(value: str) -> list[str]:
-    """DJ's dataset_path may be a mixture 'a.jsonl 0.5 b.jsonl'; return the path tokens."""
-    if os.path.exists(value) or " " not in value.strip():
-        return [value]
-    return [t for t in value.split() if not re.fullmatch(r"[0-9.]+", t)]
 
 
 def compile_plan(sandbox: SandboxConfig | str | os.PathLike, overrides: dict | None = None,
@@ -446,12 +285,8 @@ def compile_plan(sandbox: SandboxConfig | str | os.PathLike, overrides: dict | N
     if not isinstance(sandbox, SandboxConfig):
         sandbox = load_sandbox(sandbox, overrides)
     plan = _Compiler(sandbox).compile()
-    from .iterations import expand_iterations
-
     expand_iterations(plan, iter_cap)
     if sandbox.settings.get("hpo_config"):
-        from .trials import expand_trials
-
         expand_trials(plan, hpo_parallel)
     return plan
 

@@ -19,6 +19,7 @@ import copy
 import os
 
 from ..errors import ConfigError
+from .jobs import Job, internal_job
 from .refs import HPO_PARAMS
 
 BASELINE = "baseline"
@@ -56,7 +57,6 @@ def expand_trials(plan, parallel: int) -> None:
     """Replace the plan's jobs by baseline + per-trial copies + ask/tell/export jobs (in place)."""
     from ..hpo.apply import validate_param_names
     from ..hpo.sweep import load_sweep
-    from .plan import Job, internal_job
 
     raw, file = _load_hpo_config(plan.sandbox.settings["hpo_config"], plan.sandbox.path)
     sweep = load_sweep(raw, file=file)

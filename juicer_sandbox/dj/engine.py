@@ -12,9 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from ..core.names import DJ_STATS as STATS
+
 log = logging.getLogger(__name__)
 
-STATS = "__dj__stats__"
 # Settings a sandbox job always overrides: reproducible, no side files outside the job dir.
 _FIXED = {"use_cache": False, "open_tracer": False, "open_monitor": False, "use_checkpoint": False,
           "op_fusion": False, "export_in_parallel": False}

@@ -1,10 +1,16 @@
-"""Data-Juicer recipes as plain dicts: loading, op access and validation before any job runs."""
+"""Data-Juicer recipes as plain dicts: op access, validation before any job runs, and writing."""
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterator
+import json
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import yaml
 
 from ..errors import ConfigError
+from ..io import write_text
 from .catalog import load_catalog
 
 
@@ -69,3 +75,38 @@ def _iter_ops_located(recipe, file, prefix):
         yield from iter_ops(recipe)
     except ConfigError as exc:
         raise ConfigError(exc.detail, file=file, key=_join(prefix, exc.key)) from None
+
+
+def _plain(obj: Any) -> Any:
+    """Plain YAML/JSON-able data: tuples -> lists, numpy scalars -> Python numbers."""
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_plain(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def write_recipe(recipe: Mapping[str, Any], path: str | Path) -> Path:
+    """Write a DJ recipe atomically: YAML for ``.yaml``/``.yml``, JSON for ``.json``.
+
+    Key order is kept (``process`` stays in op order; YAML is not key-sorted,
+    unlike the original's ``safe_dump``). Any other extension is a ConfigError.
+    """
+    target = Path(path)
+    ext = target.suffix.lower()
+    data = _plain(recipe)
+    if ext in (".yaml", ".yml"):
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    elif ext == ".json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    else:
+        raise ConfigError(
+            f"a recipe must be written to a .yaml, .yml or .json file, not {target.suffix or 'no extension'!r}",
+            file=str(target),
+        )
+    write_text(target, text)
+    return target

@@ -17,11 +17,11 @@ import json
 import os
 from pathlib import Path
 
+from ..core.names import DJ_STATS as STATS
 from ..io import abs_path, iter_jsonl, read_json, write_json, write_jsonl
 from . import stat_map
 from .recipe import iter_ops
 
-STATS = "__dj__stats__"
 # Arguments that change how an op runs or decides, never the value of the stat it computes.
 _NOT_STAT_AFFECTING = {
     "num_proc", "batch_size", "min_closed_interval", "max_closed_interval", "reversed_range", "skip_op_error",

@@ -23,7 +23,7 @@ def _sweep(extra: dict):
     return load_sweep(raw, file=extra["sweep_file"])
 
 
-def ask(run: Run) -> Result:
+def hpo_ask(run: Run) -> Result:
     """Trial t's parameters from the Optuna study (the same ones again if t was asked before)."""
     from ..hpo.study import ask as study_ask
 
@@ -34,7 +34,7 @@ def ask(run: Run) -> Result:
     return Result(outputs=params, metrics={"trial": extra["trial"], "params": params})
 
 
-def tell(run: Run) -> Result:
+def hpo_tell(run: Run) -> Result:
     """The trial's objective back to the study (a failed metric marks the trial failed)."""
     from ..hpo.study import tell as study_tell
 
@@ -50,9 +50,9 @@ def tell(run: Run) -> Result:
     return Result(outputs=value, metrics={"trial": extra["trial"], "value": value})
 
 
-def export(run: Run) -> Result:
+def hpo_export(run: Run) -> Result:
     """trials.csv, best.json, history/importance plots, and the best trial's recipes."""
-    from ..components.ksigma import write_recipe
+    from ..dj.recipe import write_recipe
     from ..hpo.apply import apply_params
     from ..hpo.study import ask as study_ask, export as study_export, tell as study_tell
 

@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 _OPS = {"==": operator.eq, ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
 
-def gate(run: Run) -> Result:
+def iter_gate(run: Run) -> Result:
     """Decide whether the next iteration runs: not after the last one, nor once the targets are met."""
     extra = run.extra
     previous = [r for j, r in run.upstream.items() if j.endswith("/gate")]

@@ -38,7 +38,7 @@ def probe_via_analyzer(run: Run) -> Result:
     Artifacts: <stem>.jsonl, <stem>_stats.jsonl (stats only), overall.json, overall.md,
     analysis/*.png when ``extra_configs.plots`` is true.
     """
-    from ..components.ksigma import describe_stats
+    from ..components.stats_summary import describe_stats
     from ..dj.engine import STATS, compute_stats, plot_analysis
     from ..io import write_jsonl
 

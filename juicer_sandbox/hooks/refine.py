@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.names import DJ_STATS
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_json
 from .runner import Result, Run
 
 log = logging.getLogger(__name__)
-STATS = "__dj__stats__"
 
 
 def _recipe_out(run: Run, key: str, default: str) -> Path:
@@ -26,20 +26,19 @@ def refine_via_ksigma(run: Run) -> Result:
     """RefineRecipeViaKSigmaHook: each filter's bounds at mean +/- k*std of the probed stat.
 
     extra_configs: path_k_sigma_recipe (export path, .yaml/.yml/.json), k (default 3),
-    only_existing_args (default false: set both bounds of every mapped filter).
-    Reads the per-sample stats of the probe job with the same meta_name (no wandb).
+    only_existing_args (default false: set both bounds of every mapped filter), tighten_only
+    (default false: never loosen a bound the recipe sets). Reads the per-sample stats of the
+    probe job with the same meta_name (the pairing in core/hooktable.py; no wandb).
     """
-    from ..components.ksigma import describe_stats, refine_recipe_k_sigma, write_recipe
+    from ..components.ksigma import refine_from_stats
+    from ..dj.recipe import write_recipe
 
     extra = run.extra
     k = extra.get("k", 3)
-    stats_rows = (row.get(STATS, {}) for row in iter_jsonl(extra["stats_path"]))
-    overall = describe_stats(stats_rows)
-    refined, changes = refine_recipe_k_sigma(run.dj or {}, overall, k=k,
-                                             only_existing_args=bool(extra.get("only_existing_args", False)))
-    if extra.get("tighten_only"):
-        refined = tighten_only(run.dj or {}, refined)
-        _note_kept_bounds(changes, refined)
+    stats_rows = (row.get(DJ_STATS, {}) for row in iter_jsonl(extra["stats_path"]))
+    refined, changes = refine_from_stats(run.dj or {}, stats_rows, k=k,
+                                         only_existing_args=bool(extra.get("only_existing_args", False)),
+                                         tighten=bool(extra.get("tighten_only")))
     out = _recipe_out(run, "path_k_sigma_recipe", "k_sigma_recipe.yaml")
     write_recipe(refined, out)
     write_json(run.artifacts / "changes.json", changes)
@@ -49,39 +48,11 @@ def refine_via_ksigma(run: Run) -> Result:
                   exports={"extra_configs.path_k_sigma_recipe": str(out)})
 
 
-def tighten_only(original: dict, refined: dict) -> dict:
-    """Keep a bound the recipe already sets when k-sigma would loosen it (a refinement then only
-    ever removes more data). k-sigma flags outliers; where dirt is common rather than rare,
-    mean +/- k*std can be looser than the recipe's own thresholds."""
-    from ..dj import stat_map
-    from ..dj.recipe import iter_ops
-
-    refined = copy.deepcopy(refined)
-    for (i, name, old), (_, _, new) in zip(iter_ops(original), iter_ops(refined)):
-        for b in stat_map.lookup(name, old):
-            if b.min_arg and old.get(b.min_arg) is not None and new.get(b.min_arg) is not None:
-                new[b.min_arg] = max(old[b.min_arg], new[b.min_arg])
-            if b.max_arg and old.get(b.max_arg) is not None and new.get(b.max_arg) is not None:
-                new[b.max_arg] = min(old[b.max_arg], new[b.max_arg])
-        refined["process"][i] = {name: new}
-    return refined
-
-
-def _note_kept_bounds(changes: list[dict], refined: dict) -> None:
-    """Make the change log say what the written recipe holds where tighten_only kept a bound."""
-    for c in changes:
-        if c.get("action") != "set":
-            continue
-        final = refined["process"][c["op_index"]][c["op_name"]].get(c["arg"])
-        if final != c["new"]:
-            c.update(k_sigma=c["new"], new=final, action="kept", reason="tighten_only: the recipe's bound is stricter")
-
-
 def _loss_threshold(run: Run) -> tuple[dict, dict]:
     """Keep samples whose model loss is at most a threshold (a quantile, or mean + k*std)."""
     extra = run.extra
     path = extra["dataset_path"]
-    losses = np.array([row[STATS]["model_loss"] for row in iter_jsonl(path)], dtype=float)
+    losses = np.array([row[DJ_STATS]["model_loss"] for row in iter_jsonl(path)], dtype=float)
     if "k" in extra:
         threshold = float(losses.mean() + extra["k"] * losses.std(ddof=1))
         rule = f"mean + {extra['k']} * std"
@@ -92,7 +63,7 @@ def _loss_threshold(run: Run) -> tuple[dict, dict]:
     recipe = copy.deepcopy(run.dj or {})
     recipe["dataset_path"] = path  # the probed copy: it carries the model_loss stat
     recipe.setdefault("process", []).append(
-        {"specified_numeric_field_filter": {"field_key": f"{STATS}.model_loss", "max_value": threshold}})
+        {"specified_numeric_field_filter": {"field_key": f"{DJ_STATS}.model_loss", "max_value": threshold}})
     kept = int((losses <= threshold).sum())
     return recipe, {"method": "loss_threshold", "rule": rule, "threshold": threshold,
                     "expected_kept": kept, "samples": int(losses.size)}
@@ -109,7 +80,7 @@ def _best_pools(run: Run) -> tuple[dict, dict]:
     bounds: dict[str, tuple[float, float, str]] = {}
     for pool in pools:
         stat = Path(pool).parent.name  # data_pool_construction writes <export>/<stat>/<base>_<stat>_<i>.jsonl
-        values = [row[STATS][stat] for row in iter_jsonl(pool) if stat in row.get(STATS, {})]
+        values = [row[DJ_STATS][stat] for row in iter_jsonl(pool) if stat in row.get(DJ_STATS, {})]
         if values and stat not in bounds:  # the best-ranked pool of a stat wins
             bounds[stat] = (float(np.min(values)), float(np.max(values)), pool)
     recipe = copy.deepcopy(run.dj or {})
@@ -146,7 +117,7 @@ def refine_via_model_feedback(run: Run) -> Result:
     if method not in METHODS:
         raise ComponentConfigError(f"unknown method {method!r}; valid: {', '.join(METHODS)}", key="method")
     recipe, info = METHODS[method](run)
-    from ..components.ksigma import write_recipe
+    from ..dj.recipe import write_recipe
 
     out = _recipe_out(run, "path_refined_recipe", "model_feedback_recipe.yaml")
     write_recipe(recipe, out)

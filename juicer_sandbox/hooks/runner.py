@@ -23,8 +23,8 @@ from typing import Any
 
 from ..config.refs import HPO_PARAMS, ITER_GATE, get_dotted, set_dotted, split_key
 from ..config.sandbox import load_yaml
+from ..core.hooktable import HOOKS
 from ..errors import SandboxError
-from ..hooks.registry import HOOKS
 from ..io import abs_path, atomic_path, read_json, replace_dir, write_json
 
 log = logging.getLogger("juicer_sandbox")
@@ -200,7 +200,7 @@ def _published_ledger(work_dir: str, user_path: str) -> Path:
 
 def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: dict) -> dict[str, str]:
     """Copy exported artifacts to the user-given paths; refuse to overwrite files we did not write."""
-    from ..config.plan import export_target
+    from ..config.paths import export_target
 
     published, aliases = {}, {}
     for key in exports:
@@ -334,14 +334,15 @@ def _redirect_to(log_path: str):
             os.close(saved[1])
 
 
-def run_snakemake_job(smk, hook_name: str) -> None:
-    """Entry point of every scripts/<hook>.py."""
+def run_snakemake_job(smk) -> None:
+    """Entry point of every scripts/<rule>.py: runs the planned job (params.spec) of that rule."""
     from ..envs import maybe_reexec
 
-    if maybe_reexec(smk, "juicer_sandbox.hooks.runner:run_snakemake_job", hook_name):
+    if maybe_reexec(smk, "juicer_sandbox.hooks.runner:run_snakemake_job"):
         return  # ran in the rule family's venv (config envs.mode: venv)
     spec = json.loads(smk.params.spec)
-    assert spec["hook"] == hook_name, (spec["hook"], hook_name)
+    hook_name = spec["hook"]
+    assert HOOKS[hook_name].rule == smk.rule, (hook_name, smk.rule)
     upstream = {}
     for path in smk.input.get("upstream", []) if hasattr(smk.input, "get") else smk.input.upstream:
         record = read_json(path)

@@ -8,7 +8,9 @@ import math
 import pytest
 import yaml
 
-from juicer_sandbox.components.ksigma import describe_stats, refine_recipe_k_sigma, write_recipe
+from juicer_sandbox.components.ksigma import refine_recipe_k_sigma
+from juicer_sandbox.components.stats_summary import describe_stats
+from juicer_sandbox.dj.recipe import write_recipe
 from juicer_sandbox.errors import ComponentConfigError, ConfigError
 
 # [1, 2, 3, 4, 10]: mean 4, sample variance (9+4+1+0+36)/4 = 12.5
@@ -358,7 +360,7 @@ def test_ksigma_module_does_not_import_data_juicer():
 
 
 def test_tighten_only_keeps_stricter_recipe_bounds_and_says_so():
-    from juicer_sandbox.hooks.refine import _note_kept_bounds, tighten_only
+    from juicer_sandbox.components.ksigma import note_kept_bounds as _note_kept_bounds, tighten_only
 
     recipe = {"process": [{"text_length_filter": {"min_len": 10}},
                           {"alphanumeric_filter": {"min_ratio": 0.25, "max_ratio": 1.0}}]}

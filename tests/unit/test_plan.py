@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from juicer_sandbox.config.plan import compile_plan, dumps_params, plan_summary, stats_export_path
+from juicer_sandbox.config.paths import stats_export_path
+from juicer_sandbox.config.plan import compile_plan, dumps_params, plan_summary
 from juicer_sandbox.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

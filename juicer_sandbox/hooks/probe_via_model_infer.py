@@ -1,46 +1,20 @@
-"""Model hooks: train, infer, evaluate models, and probe data with a model."""
+"""ProbeViaModelInferHook: per-sample model loss/perplexity written as stats."""
 from __future__ import annotations
 
-import logging
+import math
 from pathlib import Path
 
+from ..core.names import DJ_STATS
 from ..io import iter_jsonl, write_json, write_jsonl
 from .runner import Result, Run
 
-log = logging.getLogger(__name__)
-
-
-def train_model(run: Run) -> Result:
-    """TrainModelHook: `causal_lm` (tiny LM, fixed token budget) or `bpe_tokenizer`."""
-    comp, cfg = run.component("model_train")
-    out = comp.fn(cfg, run)
-    return Result(outputs=out, metrics=run.metrics, exports=run.exports_of(cfg))
-
-
-def infer_model(run: Run) -> Result:
-    """InferModelHook: generation over a dataset with a local model (`local`) or an API (`api`)."""
-    comp, cfg = run.component("model_infer")
-    out = comp.fn(cfg, run)
-    return Result(outputs=out, exports=run.exports_of(cfg))
-
-
-def evaluate_model(run: Run) -> Result:
-    """EvaluateModelHook: `lm_loss` = validation loss, perplexity, bits per byte."""
-    comp, cfg = run.component("model_evaluator")
-    metrics = comp.fn(cfg, run)
-    return Result(outputs=metrics, metrics=metrics)
-
 
 def probe_via_model_infer(run: Run) -> Result:
-    """ProbeViaModelInferHook: per-sample model loss/perplexity written as stats.
-
-    extra_configs: model_path, dataset_path, text_key. Each row gets
+    """extra_configs: model_path, dataset_path, text_key. Each row gets
     ``__dj__stats__.model_loss`` (mean nats/token) and ``model_perplexity``, usable by pool
     construction (split on ``model_loss``) and by RefineRecipeViaModelFeedbackHook.
     """
-    import math
-
-    from ..components.ksigma import describe_stats
+    from ..components.stats_summary import describe_stats
     from ..models.evaluate import per_sample_loss
 
     extra = run.extra
@@ -50,10 +24,10 @@ def probe_via_model_infer(run: Run) -> Result:
 
     def rows():
         for row, loss in zip(iter_jsonl(path), losses):
-            stats = dict(row.get("__dj__stats__") or {})
+            stats = dict(row.get(DJ_STATS) or {})
             stats["model_loss"] = loss
             stats["model_perplexity"] = math.exp(min(loss, 50.0))
-            row["__dj__stats__"] = stats
+            row[DJ_STATS] = stats
             yield row
 
     n = write_jsonl(out, rows())
