@@ -1,17 +1,9 @@
 # One rule per hook, all from one body: the hook table (juicer_sandbox/core/hooktable.py) names
 # each rule and says how it runs: its env family (envs/<env>.yaml), GPU, threads, memory,
-# priority, local or not. Every hook job writes a benchmark ({work_dir}/benchmarks/<job>.tsv). A hook's rule runs scripts/<rule>.py, which runs the function
-# juicer_sandbox.hooks.<module>:<rule> (the module is named in the table).
+# priority, local or not. Every hook job writes a benchmark ({work_dir}/benchmarks/<job>.tsv).
+# A hook's rule runs scripts/<rule>.py, which runs the function juicer_sandbox.hooks.<module>:<rule>
+# (the module is named in the table).
 from juicer_sandbox.core.hooktable import HOOKS
-
-
-def hook_resources(spec):
-    """The resources a hook's rule requests; the values come per job (see snakemake_glue)."""
-    res = {"mem_mb": job_resource("mem_mb")} if spec.mem else {}
-    if spec.gpu:
-        res["gpu"] = job_resource("gpus")
-    return res
-
 
 for spec in HOOKS.values():
 

@@ -23,6 +23,14 @@ def job_resource(name):
     return lambda wildcards: rule_resources(config, PLAN.jobs[wildcards.job])[name]
 
 
+def hook_resources(spec):
+    """The resources a hook's rule requests; the values come per job (see snakemake_glue)."""
+    res = {"mem_mb": job_resource("mem_mb")} if spec.mem else {}
+    if spec.gpu:
+        res["gpu"] = job_resource("gpus")
+    return res
+
+
 def job_threads(wildcards):
     return rule_resources(config, PLAN.jobs[wildcards.job])["threads"]
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..core.hooktable import HOOKS, HookSpec
-from .fingerprint import code_fingerprint
+from . import fingerprint
 from .sandbox import JobConfig, SandboxConfig
 
 
@@ -57,7 +57,8 @@ class Job:
 
     def code(self) -> str:
         """Fingerprint of the modules the job runs: its hook's and its component's, with their imports."""
-        return code_fingerprint(tuple(m for m in (self.spec.impl_module, self.component_module) if m))
+        modules = tuple(m for m in (self.spec.impl_module, self.component_module) if m)
+        return fingerprint.code_fingerprint(modules, fingerprint.PACKAGE_DIR)
 
     def params(self) -> dict:
         """Everything that defines what the job computes; Snakemake reruns the job when it changes."""

@@ -378,3 +378,20 @@ def test_tighten_only_keeps_stricter_recipe_bounds_and_says_so():
     assert by_arg["min_len"]["k_sigma"] == 0
     assert by_arg["max_len"]["action"] == "set"
     assert by_arg["min_ratio"]["action"] == "set"
+
+
+def test_refine_from_stats_is_the_whole_hook_algorithm():
+    """From per-sample stats rows to the written recipe's bounds, with and without tighten_only."""
+    from juicer_sandbox.components.ksigma import refine_from_stats
+
+    recipe = {"process": [{"text_length_filter": {"min_len": 10, "max_len": 1000}}]}
+    lengths = [10, 20, 30, 40, 200]  # mean 60, sample std 79.06: 60 -/+ 1*std = [-19.06, 139.06]
+    rows = [{"__dj__stats__": {"text_len": v}} for v in lengths]
+    loose, changes = refine_from_stats(recipe, rows, k=1)
+    assert loose["process"][0]["text_length_filter"] == {"min_len": 0, "max_len": 140}
+    assert {c["action"] for c in changes if "arg" in c} == {"set"}
+    tight, changes = refine_from_stats(recipe, iter(rows), k=1, tighten=True)
+    assert tight["process"][0]["text_length_filter"] == {"min_len": 10, "max_len": 140}
+    kept = [c for c in changes if c.get("action") == "kept"]
+    assert [(c["arg"], c["new"], c["k_sigma"]) for c in kept] == [("min_len", 10, 0)]
+    assert recipe["process"][0]["text_length_filter"] == {"min_len": 10, "max_len": 1000}  # input untouched
