@@ -4,7 +4,13 @@ from __future__ import annotations
 import os
 import re
 
+from . import sandbox
 from .sandbox import resolve_path
+
+# Params name paths in the workflow directory (shipped configs, data, resources) by this prefix
+# and paths in the working directory relatively, so moving the checkout or the work dir changes
+# no job's params (and reruns nothing). The runner turns them back into paths at job start.
+WORKFLOW_PREFIX = "@workflow/"
 
 # Keys whose string values must name an existing file/dir (or one a job produces).
 PATH_KEYS = {
@@ -70,3 +76,37 @@ def split_mixture(value: str) -> list[str]:
     if os.path.exists(value) or " " not in value.strip():
         return [value]
     return [t for t in value.split() if not re.fullmatch(r"[0-9.]+", t)]
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def portable_paths(obj, cwd: str | None = None):
+    """A copy of `obj` (params) whose absolute paths inside the working directory are relative to
+    it and those inside the workflow directory start with WORKFLOW_PREFIX; others are kept."""
+    if isinstance(obj, dict):
+        return {k: portable_paths(v, cwd) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [portable_paths(v, cwd) for v in obj]
+    if not isinstance(obj, str) or not os.path.isabs(obj):
+        return obj
+    path, cwd = os.path.normpath(obj), os.path.abspath(cwd or os.getcwd())
+    workflow = os.path.normpath(str(sandbox.WORKFLOW_DIR))
+    if _under(path, cwd):
+        return os.path.relpath(path, cwd)
+    if _under(path, workflow):
+        return WORKFLOW_PREFIX + os.path.relpath(path, workflow)
+    return obj
+
+
+def local_paths(obj):
+    """The inverse of portable_paths at job start: WORKFLOW_PREFIX paths become absolute paths in
+    this checkout; relative paths stay relative (a job runs in the working directory)."""
+    if isinstance(obj, dict):
+        return {k: local_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [local_paths(v) for v in obj]
+    if isinstance(obj, str) and obj.startswith(WORKFLOW_PREFIX):
+        return os.path.join(str(sandbox.WORKFLOW_DIR), obj[len(WORKFLOW_PREFIX):])
+    return obj

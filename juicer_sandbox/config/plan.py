@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..io import abs_path
 from .iterations import expand_iterations
 from .jobs import Job, Plan
-from .paths import PATH_KEYS, export_target, leaf_key, locate_inputs, split_mixture, walk_strings
+from .paths import PATH_KEYS, export_target, leaf_key, locate_inputs, portable_paths, split_mixture, walk_strings
 from .refs import parse_ref, set_dotted, split_key
 from .sandbox import STAGES, JobConfig, SandboxConfig, load_sandbox, load_yaml, resolve_path
 from .schema import load_schema, validate
@@ -296,4 +296,5 @@ def plan_summary(plan: Plan) -> list[dict]:
 
 
 def dumps_params(job: Job) -> str:
-    return json.dumps(job.params(), sort_keys=True, default=str)
+    """The job's params as Snakemake sees them: relocatable (see paths.portable_paths)."""
+    return json.dumps(portable_paths(job.params()), sort_keys=True, default=str)

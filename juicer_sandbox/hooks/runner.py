@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config.paths import export_target, local_paths
 from ..config.refs import HPO_PARAMS, ITER_GATE, get_dotted, set_dotted, split_key
 from ..config.sandbox import load_yaml
 from ..core.hooktable import HOOKS
@@ -200,8 +201,6 @@ def _published_ledger(work_dir: str, user_path: str) -> Path:
 
 def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: dict) -> dict[str, str]:
     """Copy exported artifacts to the user-given paths; refuse to overwrite files we did not write."""
-    from ..config.paths import export_target
-
     published, aliases = {}, {}
     for key in exports:
         # known at compile time, or only now (a recipe produced by another job names it)
@@ -340,7 +339,7 @@ def run_snakemake_job(smk) -> None:
 
     if maybe_reexec(smk, "juicer_sandbox.hooks.runner:run_snakemake_job"):
         return  # ran in the rule family's venv (config envs.mode: venv)
-    spec = json.loads(smk.params.spec)
+    spec = local_paths(json.loads(smk.params.spec))
     hook_name = spec["hook"]
     assert HOOKS[hook_name].rule == smk.rule, (hook_name, smk.rule)
     upstream = {}

@@ -594,7 +594,7 @@ def test_params_change_with_local_and_seed(here):
 def test_params_carry_what_the_job_needs(here):
     p = json.loads(_params(here, BASE)[PROC])
     assert p["job"] == PROC and p["hook"] == "ProcessDataHook" and p["stage"] == "execution_job_configs"
-    assert p["dj_configs"] is None and p["dj_from"] == str(here / "out" / "k.yaml")
+    assert p["dj_configs"] is None and p["dj_from"] == "out/k.yaml"  # relative: the work dir may move
     assert p["output_keys"] == ["res_1"] and p["seed"] == 42 and p["work_dir"] == "outputs/hello_world"
     assert p["code"] and p["code"] != "missing"
 
@@ -612,3 +612,39 @@ def test_demo_sandbox_compiles(monkeypatch):
     assert hooks[:3] == ["ProbeViaAnalyzerHook", "RefineRecipeViaKSigmaHook", "ProcessDataHook"]
     refine, proc = list(plan.jobs.values())[1:3]
     assert refine.id in proc.deps and proc.dj_from  # the refined recipe is a path edge
+
+
+# --------------------------------------------------------------------------- relocatable params
+
+
+def _params_from(root: Path, monkeypatch) -> dict[str, str]:
+    """Compile one sandbox from a checkout at root/checkout with the work dir root/work."""
+    from juicer_sandbox.config import sandbox
+
+    checkout, work = root / "checkout", root / "work"
+    (checkout / "data").mkdir(parents=True)
+    (checkout / "data" / "a.jsonl").write_text('{"text": "hello world"}\n')
+    work.mkdir()
+    (work / "local.jsonl").write_text('{"text": "a file of the work dir"}\n')
+    monkeypatch.setattr(sandbox, "WORKFLOW_DIR", checkout)
+    monkeypatch.chdir(work)
+    cfg = {"work_dir": str(work / "outputs"),  # absolute, inside the work dir
+           "probe_job_configs": [probe("a")], "refine_recipe_job_configs": [ksigma("a")],
+           "execution_job_configs": [process("b", dj=recipe("out/b.jsonl", dataset=str(work / "local.jsonl")))]}
+    path = write(checkout / "sb.yaml", cfg)  # data/a.jsonl is found in the checkout, not in the work dir
+    return {jid: dumps_params(job) for jid, job in compile_plan(path).jobs.items()}
+
+
+def test_params_do_not_change_when_checkout_and_work_dir_move(tmp_path, monkeypatch):
+    from juicer_sandbox.config.paths import local_paths
+
+    first = _params_from(tmp_path / "one", monkeypatch)
+    second = _params_from(tmp_path / "two", monkeypatch)
+    assert first == second
+    text = "".join(first.values())
+    assert str(tmp_path) not in text and '"@workflow/data/a.jsonl"' in text and '"work_dir": "outputs"' in text
+    assert '"dataset_path": "local.jsonl"' in text
+    # at job start the workflow paths point into the checkout the job runs from
+    probe_params = json.loads(next(v for k, v in first.items() if "_probe_" in k))
+    assert local_paths(probe_params)["dj_configs"]["dataset_path"] == str(tmp_path / "two" / "checkout" / "data" /
+                                                                          "a.jsonl")
