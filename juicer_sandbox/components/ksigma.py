@@ -1,6 +1,6 @@
 """k-sigma recipe refinement: set each filter's bounds to mean ± k·std of its stat.
 
-Rebuilds DJ-Sandbox's ``modify_recipe_k_sigma`` (``tools/hpo/execute_hpo_3sigma.py``)
+Rebuilds DJ-Sandbox's ``modify_recipe_k_sigma`` (Data-Juicer's ``tools/hpo/execute_hpo_3sigma.py``)
 without its problems:
 
 * ``k`` is a parameter (the original hard-coded 3);
@@ -121,19 +121,8 @@ def refine_recipe_k_sigma(
     stats`` (the stat is absent from ``overall``), an empty stat, NaN mean/std,
     a non-finite bound, or an argument not written (``only_existing_args``).
     """
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Real) or not math.isfinite(float(k)) or k < 0:
-        raise ComponentConfigError(f"k must be a finite number >= 0, got {k!r}", key="k")
-    k = float(k)
-    if not isinstance(recipe, Mapping):
-        raise ConfigError(f"a recipe must be a mapping, got {type(recipe).__name__}")
-    if "process" not in recipe:
-        raise ConfigError("the recipe has no `process` list", key="process")
-    if not isinstance(recipe["process"], list):
-        raise ConfigError(
-            f"`process` must be a list of ops, got {type(recipe['process']).__name__}", key="process"
-        )
+    k = _check_inputs(recipe, k)
     stats = _normalise_overall(overall)
-
     refined = copy.deepcopy(dict(recipe))
     log: list[dict] = []
     for idx, op in enumerate(refined["process"]):
@@ -156,56 +145,76 @@ def refine_recipe_k_sigma(
             )
             log.append(_log(idx, name, "skipped", reason=reason))
             continue
-
         for b in bindings:
             st = stats.get(b.stat)
             if st is None:
                 log.append(_log(idx, name, "skipped", stat=b.stat, reason="no stats"))
                 continue
-            if not isinstance(st, Mapping):
-                log.append(_log(idx, name, "skipped", stat=b.stat, reason="stats entry is not a mapping"))
+            mean, std, reason = _moments(st)
+            if reason:
+                log.append(_log(idx, name, "skipped", stat=b.stat, mean=mean, std=std, reason=reason))
                 continue
-            count = _as_number(st.get("count"))
-            if count is not None and count == 0:
-                log.append(_log(idx, name, "skipped", stat=b.stat, reason="empty stat (count 0)"))
-                continue
-            mean, std = _as_number(st.get("mean")), _as_number(st.get("std"))
-            if mean is None or std is None:
-                log.append(_log(
-                    idx, name, "skipped", stat=b.stat, mean=mean, std=std,
-                    reason="mean or std is NaN/missing (a single value has no std)",
-                ))
-                continue
-            if std < 0:
-                log.append(_log(idx, name, "skipped", stat=b.stat, mean=mean, std=std, reason="negative std"))
-                continue
-
-            for arg, raw, upper in ((b.min_arg, mean - k * std, False), (b.max_arg, mean + k * std, True)):
-                if arg is None:
-                    continue
-                written = args is not None and arg in args
-                old = args.get(arg) if written else None
-                if only_existing_args and not written:
-                    log.append(_log(
-                        idx, name, "skipped", arg=arg, stat=b.stat, mean=mean, std=std, raw=raw,
-                        reason="argument not written in the recipe (only_existing_args)",
-                    ))
-                    continue
-                if not math.isfinite(raw):
-                    log.append(_log(
-                        idx, name, "skipped", arg=arg, old=old, stat=b.stat, mean=mean, std=std, raw=raw,
-                        reason="bound is not finite",
-                    ))
-                    continue
-                new = _bound_value(raw, b, upper)
-                if args is None:
-                    args = {}
-                    op[name] = args
-                args[arg] = new
-                log.append(_log(
-                    idx, name, "set", arg=arg, old=old, new=new, stat=b.stat, mean=mean, std=std, raw=raw,
-                ))
+            args = _set_bounds(op, idx, name, args, b, mean, std, k, only_existing_args, log)
     return refined, log
+
+
+def _check_inputs(recipe: Any, k: Any) -> float:
+    """k as a float, after checking k and the recipe's shape."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Real) or not math.isfinite(float(k)) or k < 0:
+        raise ComponentConfigError(f"k must be a finite number >= 0, got {k!r}", key="k")
+    if not isinstance(recipe, Mapping):
+        raise ConfigError(f"a recipe must be a mapping, got {type(recipe).__name__}")
+    if "process" not in recipe:
+        raise ConfigError("the recipe has no `process` list", key="process")
+    if not isinstance(recipe["process"], list):
+        raise ConfigError(
+            f"`process` must be a list of ops, got {type(recipe['process']).__name__}", key="process"
+        )
+    return float(k)
+
+
+def _moments(st: Any) -> tuple[float | None, float | None, str | None]:
+    """(mean, std, None) of a stat's summary, or (mean, std, reason) when it cannot set bounds."""
+    if not isinstance(st, Mapping):
+        return None, None, "stats entry is not a mapping"
+    count = _as_number(st.get("count"))
+    if count is not None and count == 0:
+        return None, None, "empty stat (count 0)"
+    mean, std = _as_number(st.get("mean")), _as_number(st.get("std"))
+    if mean is None or std is None:
+        return mean, std, "mean or std is NaN/missing (a single value has no std)"
+    if std < 0:
+        return mean, std, "negative std"
+    return mean, std, None
+
+
+def _set_bounds(op: dict, idx: int, name: str, args: dict | None, b: stat_map.StatBinding, mean: float,
+                std: float, k: float, only_existing_args: bool, log: list[dict]) -> dict | None:
+    """Write one binding's bounds into the op's args (created when the op had none); log each."""
+    for arg, raw, upper in ((b.min_arg, mean - k * std, False), (b.max_arg, mean + k * std, True)):
+        if arg is None:
+            continue
+        written = args is not None and arg in args
+        old = args.get(arg) if written else None
+        if only_existing_args and not written:
+            log.append(_log(
+                idx, name, "skipped", arg=arg, stat=b.stat, mean=mean, std=std, raw=raw,
+                reason="argument not written in the recipe (only_existing_args)",
+            ))
+            continue
+        if not math.isfinite(raw):
+            log.append(_log(
+                idx, name, "skipped", arg=arg, old=old, stat=b.stat, mean=mean, std=std, raw=raw,
+                reason="bound is not finite",
+            ))
+            continue
+        new = _bound_value(raw, b, upper)
+        if args is None:
+            args = {}
+            op[name] = args
+        args[arg] = new
+        log.append(_log(idx, name, "set", arg=arg, old=old, new=new, stat=b.stat, mean=mean, std=std, raw=raw))
+    return args
 
 
 def tighten_only(original: Mapping[str, Any], refined: Mapping[str, Any]) -> dict:
