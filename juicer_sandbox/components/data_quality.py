@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.names import DJ_STATS
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_json, write_jsonl
 
