@@ -1,5 +1,6 @@
 # Compile the DJ-Sandbox config into the job plan (validation happens here, before any job
 # runs) and provide the input/param functions every hook rule shares.
+from juicer_sandbox.config.paths import work_relative
 from juicer_sandbox.config.plan import compile_plan, dumps_params
 from juicer_sandbox.snakemake_glue import fail_on_user_error, rule_resources
 
@@ -11,7 +12,7 @@ def job_inputs(wildcards):
     job = PLAN.jobs[wildcards.job]
     return {
         "upstream": [PLAN.context_path(dep) for dep in job.deps],
-        "files": job.file_inputs,
+        "files": [work_relative(path) for path in job.file_inputs],  # the work dir may move
     }
 
 

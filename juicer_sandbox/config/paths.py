@@ -82,6 +82,14 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def work_relative(path: str, cwd: str | None = None) -> str:
+    """An absolute path inside the working directory, relative to it; any other path unchanged."""
+    if not os.path.isabs(path):
+        return path
+    norm, cwd = os.path.normpath(path), os.path.abspath(cwd or os.getcwd())
+    return os.path.relpath(norm, cwd) if _under(norm, cwd) else path
+
+
 def portable_paths(obj, cwd: str | None = None):
     """A copy of `obj` (params) whose absolute paths inside the working directory are relative to
     it and those inside the workflow directory start with WORKFLOW_PREFIX; others are kept."""
@@ -91,10 +99,10 @@ def portable_paths(obj, cwd: str | None = None):
         return [portable_paths(v, cwd) for v in obj]
     if not isinstance(obj, str) or not os.path.isabs(obj):
         return obj
-    path, cwd = os.path.normpath(obj), os.path.abspath(cwd or os.getcwd())
-    workflow = os.path.normpath(str(sandbox.WORKFLOW_DIR))
-    if _under(path, cwd):
-        return os.path.relpath(path, cwd)
+    relative = work_relative(obj, cwd)
+    if relative != obj:
+        return relative
+    path, workflow = os.path.normpath(obj), os.path.normpath(str(sandbox.WORKFLOW_DIR))
     if _under(path, workflow):
         return WORKFLOW_PREFIX + os.path.relpath(path, workflow)
     return obj
