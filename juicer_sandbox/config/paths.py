@@ -7,10 +7,11 @@ import re
 from . import sandbox
 from .sandbox import resolve_path
 
-# Params name paths in the workflow directory (shipped configs, data, resources) by this prefix
-# and paths in the working directory relatively, so moving the checkout or the work dir changes
-# no job's params (and reruns nothing). The runner turns them back into paths at job start.
+# Params name absolute paths in the workflow directory (shipped configs, data, resources) and in
+# the working directory by these prefixes, so moving the checkout or the work dir changes no
+# job's params (and reruns nothing). The runner turns them back into absolute paths at job start.
 WORKFLOW_PREFIX = "@workflow/"
+WORKDIR_PREFIX = "@workdir/"
 
 # Keys whose string values must name an existing file/dir (or one a job produces).
 PATH_KEYS = {
@@ -91,8 +92,8 @@ def work_relative(path: str, cwd: str | None = None) -> str:
 
 
 def portable_paths(obj, cwd: str | None = None):
-    """A copy of `obj` (params) whose absolute paths inside the working directory are relative to
-    it and those inside the workflow directory start with WORKFLOW_PREFIX; others are kept."""
+    """A copy of `obj` (params) whose absolute paths inside the working directory start with
+    WORKDIR_PREFIX and those inside the workflow directory with WORKFLOW_PREFIX; others are kept."""
     if isinstance(obj, dict):
         return {k: portable_paths(v, cwd) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -101,7 +102,7 @@ def portable_paths(obj, cwd: str | None = None):
         return obj
     relative = work_relative(obj, cwd)
     if relative != obj:
-        return relative
+        return WORKDIR_PREFIX + relative
     path, workflow = os.path.normpath(obj), os.path.normpath(str(sandbox.WORKFLOW_DIR))
     if _under(path, workflow):
         return WORKFLOW_PREFIX + os.path.relpath(path, workflow)
@@ -109,12 +110,14 @@ def portable_paths(obj, cwd: str | None = None):
 
 
 def local_paths(obj):
-    """The inverse of portable_paths at job start: WORKFLOW_PREFIX paths become absolute paths in
-    this checkout; relative paths stay relative (a job runs in the working directory)."""
+    """The inverse of portable_paths at job start: prefixed paths become absolute paths in this
+    checkout and in this working directory (a job runs in the working directory)."""
     if isinstance(obj, dict):
         return {k: local_paths(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [local_paths(v) for v in obj]
     if isinstance(obj, str) and obj.startswith(WORKFLOW_PREFIX):
         return os.path.join(str(sandbox.WORKFLOW_DIR), obj[len(WORKFLOW_PREFIX):])
+    if isinstance(obj, str) and obj.startswith(WORKDIR_PREFIX):
+        return os.path.normpath(os.path.join(os.getcwd(), obj[len(WORKDIR_PREFIX):]))
     return obj

@@ -594,7 +594,7 @@ def test_params_change_with_local_and_seed(here):
 def test_params_carry_what_the_job_needs(here):
     p = json.loads(_params(here, BASE)[PROC])
     assert p["job"] == PROC and p["hook"] == "ProcessDataHook" and p["stage"] == "execution_job_configs"
-    assert p["dj_configs"] is None and p["dj_from"] == "out/k.yaml"  # relative: the work dir may move
+    assert p["dj_configs"] is None and p["dj_from"] == "@workdir/out/k.yaml"  # the work dir may move
     assert p["output_keys"] == ["res_1"] and p["seed"] == 42 and p["work_dir"] == "outputs/hello_world"
     assert p["code"] and p["code"] != "missing"
 
@@ -642,9 +642,9 @@ def test_params_do_not_change_when_checkout_and_work_dir_move(tmp_path, monkeypa
     second = _params_from(tmp_path / "two", monkeypatch)
     assert first == second
     text = "".join(first.values())
-    assert str(tmp_path) not in text and '"@workflow/data/a.jsonl"' in text and '"work_dir": "outputs"' in text
-    assert '"dataset_path": "local.jsonl"' in text
-    # at job start the workflow paths point into the checkout the job runs from
-    probe_params = json.loads(next(v for k, v in first.items() if "_probe_" in k))
-    assert local_paths(probe_params)["dj_configs"]["dataset_path"] == str(tmp_path / "two" / "checkout" / "data" /
-                                                                          "a.jsonl")
+    assert str(tmp_path) not in text and '"@workflow/data/a.jsonl"' in text
+    assert '"work_dir": "@workdir/outputs"' in text and '"dataset_path": "@workdir/local.jsonl"' in text
+    # at job start the paths are absolute again, in the checkout and the work dir the job runs from
+    probe_params = local_paths(json.loads(next(v for k, v in first.items() if "_probe_" in k)))
+    assert probe_params["dj_configs"]["dataset_path"] == str(tmp_path / "two" / "checkout" / "data" / "a.jsonl")
+    assert probe_params["work_dir"] == str(tmp_path / "two" / "work" / "outputs")
