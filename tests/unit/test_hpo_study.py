@@ -11,7 +11,8 @@ import warnings
 import pytest
 
 from juicer_sandbox.errors import SandboxError
-from juicer_sandbox.hpo.study import ask, beta_cdf, beta_ppf, export, tell, trial_records
+from juicer_sandbox.hpo.encodings import beta_cdf, beta_ppf
+from juicer_sandbox.hpo.study import ask, export, tell, trial_records
 from juicer_sandbox.hpo.sweep import load_sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
