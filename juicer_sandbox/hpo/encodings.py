@@ -31,7 +31,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .sweep import Sweep, _canon, grid_values
+from .param_specs import _canon
+from .sweep import Sweep, grid_values
 
 _EPS = 1e-12
 _QUANTILE_DISTS = ("normal", "q_normal", "log_normal", "q_log_normal", "beta", "q_beta",

@@ -1,7 +1,7 @@
 """W&B sweep configurations, validated and normalised without W&B.
 
 The original DJ-Sandbox hands its ``hpo_config`` to ``wandb.sweep``/``wandb.agent``, which needs
-the W&B server (see ``dj_sandbox.md`` §5). Here the same YAML is read by :func:`load_sweep` and
+the W&B server. Here the same YAML is read by :func:`load_sweep` and
 driven by Optuna (:mod:`juicer_sandbox.hpo.study`). The accepted format is W&B's sweep schema
 (``wandb/sweeps`` ``config/schema.json``) plus Data-Juicer's two extra keys and one of ours:
 
@@ -73,16 +73,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
-import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from ..errors import ConfigError
+from .param_specs import _canon, _flatten, _is_int, _is_num
 
 METHODS = ("grid", "random", "bayes")
 GOALS = ("minimize", "maximize")
@@ -94,45 +93,11 @@ IGNORED_TOP_KEYS = ("program", "command", "entity", "project", "description", "c
 TOP_KEYS = ("method", "metric", "parameters", "run_cap", "sweep_max_count", "sweep_name", "name",
             "early_terminate", "seed") + IGNORED_TOP_KEYS
 
-#: distribution -> (required keys, {optional key: default})
-DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "constant": (("value",), {}),
-    "categorical": (("values",), {}),
-    "categorical_w_probabilities": (("values", "probabilities"), {}),
-    "int_uniform": (("min", "max"), {}),
-    "uniform": (("min", "max"), {}),
-    "q_uniform": (("min", "max"), {"q": 1.0}),
-    "log_uniform": (("min", "max"), {}),
-    "log_uniform_values": (("min", "max"), {}),
-    "inv_log_uniform": (("min", "max"), {}),
-    "inv_log_uniform_values": (("min", "max"), {}),
-    "q_log_uniform": (("min", "max"), {"q": 1.0}),
-    "q_log_uniform_values": (("min", "max"), {"q": 1.0}),
-    "normal": ((), {"mu": 0.0, "sigma": 1.0}),
-    "q_normal": ((), {"mu": 0.0, "sigma": 1.0, "q": 1.0}),
-    "log_normal": ((), {"mu": 0.0, "sigma": 1.0}),
-    "q_log_normal": ((), {"mu": 0.0, "sigma": 1.0, "q": 1.0}),
-    "beta": ((), {"a": 1.0, "b": 1.0}),
-    "q_beta": ((), {"a": 1.0, "b": 1.0, "q": 1.0}),
-}
 GRID_DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "q_uniform")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 EARLY_TERMINATE_NOTE = (
     "early_terminate (hyperband) is validated but not applied: a trial is whole Snakemake jobs "
     "that report one final objective value, so there are no intermediate results to stop a trial on")
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _canon(v) -> str:
-    return json.dumps(v, sort_keys=True, default=str)
 
 
 def _clean_float(x: float) -> float:
@@ -233,113 +198,6 @@ class Sweep:
 # --------------------------------------------------------------------------- validation
 
 
-def _param_spec(name: str, raw: Any, file: str | None) -> dict:
-    key = f"parameters.{name}"
-    if not isinstance(raw, dict):
-        raise ConfigError("a parameter must be a mapping such as {values: [...]} or {min: .., max: ..}",
-                          file=file, key=key)
-    raw = dict(raw)
-    dist = raw.pop("distribution", None)
-    if dist is None:
-        if "values" in raw:
-            dist = "categorical_w_probabilities" if "probabilities" in raw else "categorical"
-        elif "value" in raw:
-            dist = "constant"
-        elif "min" in raw and "max" in raw:
-            dist = "int_uniform" if _is_int(raw["min"]) and _is_int(raw["max"]) else "uniform"
-        else:
-            raise ConfigError("cannot infer the distribution: give `values`, `value`, `min`+`max`, "
-                              "or `distribution`", file=file, key=key)
-    if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
-        raise ConfigError(f"unknown distribution {dist!r}; one of {', '.join(DISTRIBUTIONS)}",
-                          file=file, key=f"{key}.distribution")
-    if dist == "categorical" and "probabilities" in raw:
-        raise ConfigError("`probabilities` needs distribution categorical_w_probabilities (or no distribution)",
-                          file=file, key=f"{key}.probabilities")
-    required, optional = DISTRIBUTIONS[dist]
-    for k in raw:
-        if k not in required and k not in optional:
-            allowed = ", ".join(("distribution",) + required + tuple(optional))
-            raise ConfigError(f"unknown key {k!r} for distribution {dist} (allowed: {allowed})",
-                              file=file, key=f"{key}.{k}")
-    for k in required:
-        if k not in raw:
-            raise ConfigError(f"distribution {dist} needs `{k}`", file=file, key=key)
-    spec = {"distribution": dist}
-    spec.update(copy.deepcopy(optional))
-    spec.update(copy.deepcopy(raw))
-
-    def bad(k, msg):
-        return ConfigError(msg, file=file, key=f"{key}.{k}")
-
-    for k in ("min", "max", "q", "mu", "sigma", "a", "b"):
-        if k in spec and not _is_num(spec[k]):
-            raise bad(k, f"`{k}` must be a number, got {spec[k]!r}")
-        if k in spec and not math.isfinite(spec[k]):
-            raise bad(k, f"`{k}` must be finite")
-    if dist == "int_uniform":
-        for k in ("min", "max"):
-            if not _is_int(spec[k]):
-                raise bad(k, f"int_uniform needs integer `{k}`, got {spec[k]!r} (use uniform for floats)")
-    if "min" in spec and spec["min"] >= spec["max"]:
-        raise bad("min", f"min {spec['min']} is not less than max {spec['max']}")
-    if dist.endswith("_values") and spec["min"] <= 0:
-        raise bad("min", f"{dist} needs min > 0 (the bounds are values on a log scale), got {spec['min']}")
-    if "q" in spec and spec["q"] <= 0:
-        raise bad("q", f"q must be > 0, got {spec['q']}")
-    if "sigma" in spec and spec["sigma"] < 0:
-        raise bad("sigma", f"sigma must be >= 0, got {spec['sigma']}")
-    for k in ("a", "b"):
-        if k in spec and spec[k] <= 0:
-            raise bad(k, f"beta `{k}` must be > 0, got {spec[k]}")
-    if dist in ("log_uniform", "q_log_uniform", "inv_log_uniform"):
-        for k in ("min", "max"):
-            if abs(spec[k]) > 700:
-                raise bad(k, f"{dist} bounds are natural-log exponents; exp({spec[k]}) overflows "
-                             f"(did you mean {dist}_values?)")
-    if dist in ("categorical", "categorical_w_probabilities"):
-        values = spec["values"]
-        if not isinstance(values, list) or not values:
-            raise bad("values", "`values` must be a non-empty list")
-        seen = set()
-        for v in values:
-            c = _canon(v)
-            if c in seen:
-                raise bad("values", f"duplicate value {v!r}")
-            seen.add(c)
-    if dist == "categorical_w_probabilities":
-        probs = spec["probabilities"]
-        if not isinstance(probs, list) or len(probs) != len(spec["values"]):
-            raise bad("probabilities", "`probabilities` must be a list as long as `values`")
-        if any(not _is_num(p) or p < 0 for p in probs):
-            raise bad("probabilities", "probabilities must be numbers >= 0")
-        if abs(sum(probs) - 1.0) > 1e-6:
-            raise bad("probabilities", f"probabilities must sum to 1 (they sum to {sum(probs)})")
-    return spec
-
-
-def _flatten(params: Any, file: str | None, prefix: str = "") -> dict[str, dict]:
-    where = f"parameters.{prefix[:-1]}.parameters" if prefix else "parameters"
-    if not isinstance(params, dict) or not params:
-        raise ConfigError("`parameters` must be a non-empty mapping of parameter name -> spec", file=file,
-                          key=where)
-    out: dict[str, dict] = {}
-    for name, raw in params.items():
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise ConfigError(f"invalid parameter name {name!r} (letters, digits, _ . -; not starting "
-                              f"with a digit)", file=file, key=f"{where}.{name}")
-        full = prefix + name
-        if isinstance(raw, dict) and "parameters" in raw:
-            extra = set(raw) - {"parameters"}
-            if extra:
-                raise ConfigError(f"a nested parameter has only `parameters`, not {sorted(extra)}", file=file,
-                                  key=f"parameters.{full}")
-            out.update(_flatten(raw["parameters"], file, prefix=full + "."))
-        else:
-            out[full] = _param_spec(full, raw, file)
-    return out
-
-
 def _cap(cfg: dict, key: str, file: str | None) -> int | None:
     v = cfg.get(key)
     if v is None:
@@ -380,11 +238,7 @@ def _early_terminate(raw: Any, file: str | None) -> dict | None:
     return et
 
 
-def load_sweep(cfg: dict | str | os.PathLike, file: str | None = None) -> Sweep:
-    """Validate a W&B sweep configuration (a dict, or the path of a YAML file) into a :class:`Sweep`.
-
-    Errors are :class:`~juicer_sandbox.errors.ConfigError` located by ``file`` and dotted key.
-    """
+def _read(cfg: dict | str | os.PathLike, file: str | None) -> tuple[dict, str | None]:
     if isinstance(cfg, (str, os.PathLike)):
         file = file or os.fspath(cfg)
         try:
@@ -402,42 +256,73 @@ def load_sweep(cfg: dict | str | os.PathLike, file: str | None = None) -> Sweep:
                               file=file, key=k)
         if k not in TOP_KEYS:
             raise ConfigError(f"unknown sweep key (allowed: {', '.join(TOP_KEYS)})", file=file, key=k)
+    return cfg, file
+
+
+def _metric(metric: Any, method: str, file: str | None) -> tuple[str | None, str, float | None, str]:
+    """``metric`` -> (name, goal, target, impute)."""
+    metric_name, goal, target, impute = None, "minimize", None, "worst"
+    if metric is None:
+        if method == "bayes":
+            raise ConfigError("method bayes needs a `metric: {name: ..., goal: ...}`", file=file, key="metric")
+        return metric_name, goal, target, impute
+    if not isinstance(metric, dict):
+        raise ConfigError("metric must be a mapping {name, goal}", file=file, key="metric")
+    for k in metric:
+        if k not in ("name", "goal", "target", "impute", "impute_while_running"):
+            raise ConfigError("unknown metric key (allowed: name, goal, target, impute, impute_while_running)",
+                              file=file, key=f"metric.{k}")
+    metric_name = metric.get("name")
+    if not isinstance(metric_name, str) or not metric_name:
+        raise ConfigError("metric.name must be a non-empty string", file=file, key="metric.name")
+    goal = metric.get("goal", "minimize")
+    if goal not in GOALS:
+        raise ConfigError(f"metric.goal must be minimize or maximize, got {goal!r}", file=file,
+                          key="metric.goal")
+    target = metric.get("target")
+    if target is not None and (not _is_num(target) or not math.isfinite(target)):
+        raise ConfigError("metric.target must be a number", file=file, key="metric.target")
+    impute = metric.get("impute", "worst")
+    if impute not in IMPUTE:
+        raise ConfigError(f"metric.impute must be one of {', '.join(IMPUTE)}", file=file, key="metric.impute")
+    iwr = metric.get("impute_while_running", "false")
+    if iwr not in IMPUTE + ("false", False):
+        raise ConfigError("metric.impute_while_running must be latest, best, worst or false", file=file,
+                          key="metric.impute_while_running")
+    return metric_name, goal, target, impute
+
+
+def _max_trials(method: str, parameters: dict[str, dict], caps: list[int], file: str | None) -> int:
+    if method == "grid":
+        for pname, spec in parameters.items():
+            if spec["distribution"] not in GRID_DISTRIBUTIONS:
+                raise ConfigError(f"grid search needs `values` (or a constant, int_uniform or q_uniform); "
+                                  f"distribution {spec['distribution']!r} is continuous", file=file,
+                                  key=f"parameters.{pname}")
+            if not grid_values(pname, spec):
+                raise ConfigError("this q_uniform gives no grid value below max", file=file,
+                                  key=f"parameters.{pname}")
+        size = math.prod(len(grid_values(n, s)) for n, s in parameters.items())
+        return min([size] + caps)
+    if not caps:
+        raise ConfigError(f"method {method} needs a trial budget: set `run_cap` (W&B) or `sweep_max_count` "
+                          f"(Data-Juicer)", file=file, key="run_cap")
+    return min(caps)
+
+
+def load_sweep(cfg: dict | str | os.PathLike, file: str | None = None) -> Sweep:
+    """Validate a W&B sweep configuration (a dict, or the path of a YAML file) into a :class:`Sweep`.
+
+    Errors are :class:`~juicer_sandbox.errors.ConfigError` located by ``file`` and dotted key.
+    """
+    cfg, file = _read(cfg, file)
     method = cfg.get("method")
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {method!r}", file=file, key="method")
     if "parameters" not in cfg:
         raise ConfigError("`parameters` is required", file=file, key="parameters")
     parameters = _flatten(cfg["parameters"], file)
-
-    metric = cfg.get("metric")
-    metric_name, goal, target, impute = None, "minimize", None, "worst"
-    if metric is None:
-        if method == "bayes":
-            raise ConfigError("method bayes needs a `metric: {name: ..., goal: ...}`", file=file, key="metric")
-    else:
-        if not isinstance(metric, dict):
-            raise ConfigError("metric must be a mapping {name, goal}", file=file, key="metric")
-        for k in metric:
-            if k not in ("name", "goal", "target", "impute", "impute_while_running"):
-                raise ConfigError("unknown metric key (allowed: name, goal, target, impute, impute_while_running)",
-                                  file=file, key=f"metric.{k}")
-        metric_name = metric.get("name")
-        if not isinstance(metric_name, str) or not metric_name:
-            raise ConfigError("metric.name must be a non-empty string", file=file, key="metric.name")
-        goal = metric.get("goal", "minimize")
-        if goal not in GOALS:
-            raise ConfigError(f"metric.goal must be minimize or maximize, got {goal!r}", file=file,
-                              key="metric.goal")
-        target = metric.get("target")
-        if target is not None and (not _is_num(target) or not math.isfinite(target)):
-            raise ConfigError("metric.target must be a number", file=file, key="metric.target")
-        impute = metric.get("impute", "worst")
-        if impute not in IMPUTE:
-            raise ConfigError(f"metric.impute must be one of {', '.join(IMPUTE)}", file=file, key="metric.impute")
-        iwr = metric.get("impute_while_running", "false")
-        if iwr not in IMPUTE + ("false", False):
-            raise ConfigError("metric.impute_while_running must be latest, best, worst or false", file=file,
-                              key="metric.impute_while_running")
+    metric_name, goal, target, impute = _metric(cfg.get("metric"), method, file)
 
     run_cap = _cap(cfg, "run_cap", file)
     max_count = _cap(cfg, "sweep_max_count", file)
@@ -449,23 +334,7 @@ def load_sweep(cfg: dict | str | os.PathLike, file: str | None = None) -> Sweep:
     if name is not None and not isinstance(name, str):
         raise ConfigError("the sweep name must be a string", file=file,
                           key="sweep_name" if "sweep_name" in cfg else "name")
-
-    if method == "grid":
-        for pname, spec in parameters.items():
-            if spec["distribution"] not in GRID_DISTRIBUTIONS:
-                raise ConfigError(f"grid search needs `values` (or a constant, int_uniform or q_uniform); "
-                                  f"distribution {spec['distribution']!r} is continuous", file=file,
-                                  key=f"parameters.{pname}")
-            if not grid_values(pname, spec):
-                raise ConfigError("this q_uniform gives no grid value below max", file=file,
-                                  key=f"parameters.{pname}")
-        size = math.prod(len(grid_values(n, s)) for n, s in parameters.items())
-        max_trials = min([size] + caps)
-    else:
-        if not caps:
-            raise ConfigError(f"method {method} needs a trial budget: set `run_cap` (W&B) or `sweep_max_count` "
-                              f"(Data-Juicer)", file=file, key="run_cap")
-        max_trials = min(caps)
+    max_trials = _max_trials(method, parameters, caps, file)
 
     et = _early_terminate(cfg.get("early_terminate"), file)
     notes = []
