@@ -51,7 +51,8 @@ def plain_loop(cfg: dict, stream, vocab: int, eos: int, threads: int, seed: int)
     import torch.nn.functional as F
 
     from juicer_sandbox.models.lm import build_model
-    from juicer_sandbox.models.train import _LRLambda, make_optimizer, sample_batch
+    from juicer_sandbox.models.optimizer import _LRLambda, make_optimizer
+    from juicer_sandbox.models.token_stream import sample_batch
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -93,7 +94,9 @@ def main(argv=None) -> int:
 
     from juicer_sandbox.io import write_jsonl
     from juicer_sandbox.models.tokenizer import eos_id, iter_texts, load_tokenizer, train_tokenizer
-    from juicer_sandbox.models.train import tokenize_file, train_lm, validate_trainer_cfg
+    from juicer_sandbox.models.token_stream import tokenize_file
+    from juicer_sandbox.models.train import train_lm
+    from juicer_sandbox.models.trainer_config import validate_trainer_cfg
 
     import_s = time.perf_counter() - t_import
     cfg = validate_trainer_cfg({"arch": args.arch, "max_tokens": args.tokens, "checkpoint_every": 10_000})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_json, write_jsonl
-from ..models.train import TRAINER_SCHEMA
+from ..models.trainer_config import TRAINER_SCHEMA
 
 _PATHS = {"type": ["string", "array"], "items": {"type": "string"}}
 _PATH = {"type": "string", "minLength": 1}

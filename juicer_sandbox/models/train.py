@@ -1,327 +1,89 @@
 """Plain-PyTorch trainer for tiny causal LMs with a fixed token budget and exact resume.
 
-``train_lm(cfg, train_path, out_dir, tokenizer_path)``:
+``train_lm(cfg, train_path, out_dir, tokenizer_path, checkpoint_dir=...)``:
 
 * tokenises the jsonl(.gz) pool into one token stream (documents joined with
-  ``<|endoftext|>``; uint16, streaming),
+  ``<|endoftext|>``; uint16, streaming; :mod:`.token_stream`),
 * trains for ``steps = max_tokens // (batch_size * context)`` steps whatever the
   pool size (DataComp-style fixed budget), each step on ``batch_size`` random
   windows of ``context + 1`` tokens drawn by a seeded numpy generator,
 * AdamW (betas, weight decay on 2-D weights only), linear warm-up then cosine to
-  ``min_lr_ratio * lr``, gradient clipping,
+  ``min_lr_ratio * lr``, gradient clipping (:mod:`.optimizer`),
 * checkpoints every ``checkpoint_every`` steps and at the end, atomically, into
-  ``out_dir/checkpoints/step_NNNNNN.pt`` (model, optimizer, scheduler, torch +
-  numpy + python RNG states, step, loss history). On start it resumes from the
-  newest checkpoint whose fingerprint (config + seed + token stream + tokenizer)
-  matches, so a killed run continues and ends with the same weights as an
-  uninterrupted one (bit-for-bit on CPU with the same thread count),
+  ``checkpoint_dir/step_NNNNNN.safetensors`` (:mod:`.checkpoints`: weights, optimizer,
+  scheduler, torch + numpy + python RNG states, step, loss history; nothing pickled).
+  The model hook passes the job's scratch directory (``{work_dir}/.scratch/...``), which
+  survives Snakemake deleting ``out_dir`` before a rerun; called directly, the default is
+  ``out_dir/checkpoints``. On start it resumes from the newest checkpoint whose fingerprint
+  (config + seed + token stream + tokenizer) matches, so a killed run continues and ends with
+  the same weights as an uninterrupted one (bit-for-bit on CPU with the same thread count),
 * writes ``out_dir/model/`` (save_pretrained + tokenizer), ``loss_curve.json``,
   ``loss_curve.png`` and ``train_metrics.json``.
 
-Torch and transformers are imported lazily, so importing ``TRAINER_SCHEMA`` is cheap.
+The config schema is in :mod:`.trainer_config`. Torch and transformers are imported lazily, so
+importing ``TRAINER_SCHEMA`` is cheap.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import logging
 import math
 import os
 import random
-import re
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ComponentConfigError, SandboxError
-from ..io import atomic_path, replace_dir, write_json
+from ..io import write_json
+from .checkpoints import fingerprint as run_fingerprint, load_latest_checkpoint, restore, rng_states, save_checkpoint
+from .optimizer import _LRLambda, lr_factor, make_optimizer
+from .token_stream import sample_batch, tokenize_file
+from .train_outputs import plot_loss_curve, train_metrics, write_outputs
+from .trainer_config import TRAINER_SCHEMA, validate_against, validate_trainer_cfg
 
 log = logging.getLogger("juicer_sandbox.train")
 
-_POS_INT = {"type": "integer", "minimum": 1}
 
-#: JSON schema of the trainer's cfg (defaults are filled by :func:`validate_trainer_cfg`).
-TRAINER_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "train_lm config",
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "type": {"type": "string", "description": "component selector; ignored by the trainer"},
-        # model
-        "arch": {"enum": ["gpt2", "llama"], "default": "gpt2", "description": "architecture built from scratch"},
-        "n_layer": {**_POS_INT, "default": 2, "description": "transformer layers"},
-        "d_model": {**_POS_INT, "default": 128, "description": "hidden size"},
-        "n_head": {**_POS_INT, "default": 4, "description": "attention heads (must divide d_model)"},
-        "num_hidden_layers": {**_POS_INT, "description": "alias of n_layer"},
-        "hidden_size": {**_POS_INT, "description": "alias of d_model"},
-        "num_attention_heads": {**_POS_INT, "description": "alias of n_head"},
-        "d_ff": {"type": ["integer", "null"], "minimum": 1, "default": None,
-                 "description": "MLP width (null: gpt2 4*d_model, llama ~8/3*d_model)"},
-        "context": {**_POS_INT, "default": 128, "description": "tokens per training window"},
-        "dropout": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.0},
-        "tie_embeddings": {"type": "boolean", "default": True,
-                           "description": "output layer shares the input embedding matrix"},
-        "vocab_size": {"type": ["integer", "null"], "minimum": 2, "default": None,
-                       "description": "model vocabulary (null: the tokenizer's size; must be >= it)"},
-        "model_name_or_path": {"type": ["string", "null"], "default": None,
-                               "description": "LOCAL model directory to start from instead of a fresh model"},
-        # optimisation
-        "batch_size": {**_POS_INT, "default": 32},
-        "lr": {"type": "number", "exclusiveMinimum": 0, "default": 2e-3},
-        "min_lr_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1,
-                         "description": "cosine decays to lr * min_lr_ratio"},
-        "warmup": {"type": "number", "minimum": 0, "default": 0.05,
-                   "description": "warm-up: a fraction of the steps if < 1, else a number of steps"},
-        "weight_decay": {"type": "number", "minimum": 0, "default": 0.1},
-        "betas": {"type": "array", "items": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-                  "minItems": 2, "maxItems": 2, "default": [0.9, 0.95]},
-        "grad_clip": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 1.0},
-        "max_tokens": {**_POS_INT, "default": 1_000_000,
-                       "description": "training budget; steps = max_tokens // (batch_size * context)"},
-        "precision": {"enum": ["fp32", "bf16"], "default": "fp32", "description": "bf16 = CPU/GPU autocast"},
-        "device": {"enum": ["auto", "cpu", "cuda"], "default": "auto"},
-        "seed": {"type": "integer", "default": 0},
-        # data
-        "text_key": {"type": "string", "minLength": 1, "default": "text"},
-        # bookkeeping
-        "checkpoint_every": {**_POS_INT, "default": 100, "description": "steps between checkpoints"},
-        "keep_checkpoints": {**_POS_INT, "default": 2, "description": "newest checkpoints kept"},
-        "log_every": {**_POS_INT, "default": 10, "description": "steps between plain progress lines"},
-        "deepspeed": {"type": ["object", "string", "null"], "default": None,
-                      "description": "DeepSpeed config (dict or JSON path); "
-                                     "used only with CUDA and deepspeed installed, else ignored with a warning"},
-    },
-}
+@dataclass
+class _Setup:
+    """Everything fixed before the first step: data, schedule, device, model, optimizer."""
 
-# keys that do not change the training trajectory (not part of the resume fingerprint)
-_NON_TRAJECTORY = {"type", "checkpoint_every", "keep_checkpoints", "log_every"}
-_ALIASES = {"num_hidden_layers": "n_layer", "hidden_size": "d_model", "num_attention_heads": "n_head"}
+    cfg: dict
+    seed: int
+    tok_file: Path
+    vocab: int
+    stream: Any
+    n_docs: int
+    n_bytes: int
+    tokenize_seconds: float
+    steps: int
+    tokens_per_step: int
+    device: Any
+    model: Any
+    opt: Any
+    sched: Any
+    np_rng: Any
+    n_params: int
+    fingerprint: str
+    engine: Any = None
 
 
-def _schema_error_key(err) -> tuple[str, str]:
-    path = ".".join(str(p) for p in err.absolute_path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = set(err.schema.get("properties", {}))
-        extra = sorted(k for k in err.instance if k not in allowed)
-        if extra:
-            import difflib
+@dataclass
+class _Progress:
+    """Where the loop stands: resumed from, loss history, seconds spent in this and earlier runs."""
 
-            key = f"{path}.{extra[0]}" if path else extra[0]
-            hint = difflib.get_close_matches(extra[0], sorted(allowed), n=1)
-            if hint:
-                return key, f"unknown key (did you mean '{hint[0]}'?)"
-            return key, f"unknown key; allowed keys: {', '.join(sorted(allowed))}"
-    return path or "<root>", err.message
+    start_step: int = 0
+    history: list = field(default_factory=list)
+    train_seconds: float = 0.0
+    resumed_from: int | None = None
+    run_steps: int = 0
+    loop_seconds: float = 0.0
+    loop_cpu_seconds: float = 0.0
+    stopped_early: bool = False
 
-
-def validate_against(schema: Mapping[str, Any], cfg: Mapping[str, Any] | None) -> dict:
-    """Validate ``cfg`` against a flat object schema and return a copy with defaults filled.
-
-    Raises :class:`ComponentConfigError` naming the offending key.
-    """
-    import jsonschema
-
-    if cfg is None:
-        cfg = {}
-    if not isinstance(cfg, Mapping):
-        raise ComponentConfigError(f"config must be a mapping, got {type(cfg).__name__}")
-    out = dict(cfg)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(out), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
-    if errors:
-        key, msg = _schema_error_key(errors[0])
-        raise ComponentConfigError(msg, key=key)
-    for name, sub in schema.get("properties", {}).items():
-        if name not in out and "default" in sub:
-            out[name] = copy.deepcopy(sub["default"])
-    return out
-
-
-def validate_trainer_cfg(cfg: Mapping[str, Any] | None) -> dict:
-    """Validate the trainer cfg, resolve HF-style aliases, fill defaults."""
-    raw = dict(cfg or {})
-    for alias, canon in _ALIASES.items():
-        if alias in raw:
-            v = raw.pop(alias)
-            if canon in raw and raw[canon] != v:
-                raise ComponentConfigError(f"conflicts with {canon}={raw[canon]!r}", key=alias)
-            raw[canon] = v
-    out = validate_against(TRAINER_SCHEMA, raw)
-    if out["d_model"] % out["n_head"]:
-        raise ComponentConfigError(f"d_model {out['d_model']} is not divisible by n_head {out['n_head']}", key="n_head")
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# data
-
-
-def tokenize_file(path: str | os.PathLike, tok, text_key: str = "text"):
-    """(stream, n_docs, n_bytes) of a jsonl(.gz) file: docs joined with <|endoftext|>."""
-    from .tokenizer import encode_texts, iter_texts
-
-    if not Path(path).is_file():
-        raise SandboxError(f"training data not found: {path}")
-    return encode_texts(iter_texts(path, text_key), tok)
-
-
-def sample_batch(stream, rng, batch_size: int, context: int):
-    """``batch_size`` random windows of ``context + 1`` tokens as an int64 numpy array."""
-    import numpy as np
-
-    starts = rng.integers(0, len(stream) - context, size=batch_size)
-    idx = starts[:, None] + np.arange(context + 1)[None, :]
-    return stream[idx].astype(np.int64)
-
-
-def lr_factor(step: int, steps: int, warmup_steps: int, min_ratio: float) -> float:
-    """Multiplier of the peak lr at optimizer step ``step`` (0-based): linear warm-up, cosine to min_ratio."""
-    if warmup_steps > 0 and step < warmup_steps:
-        return (step + 1) / warmup_steps
-    span = max(1, steps - warmup_steps)
-    progress = min(1.0, (step - warmup_steps) / span)
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class _LRLambda:
-    """Picklable schedule (a plain closure would not survive scheduler.state_dict)."""
-
-    def __init__(self, steps: int, warmup_steps: int, min_ratio: float):
-        self.steps, self.warmup_steps, self.min_ratio = steps, warmup_steps, min_ratio
-
-    def __call__(self, step: int) -> float:
-        return lr_factor(step, self.steps, self.warmup_steps, self.min_ratio)
-
-
-def make_optimizer(model, cfg: Mapping[str, Any]):
-    """AdamW with weight decay on >=2-D tensors only (biases and norms are not decayed)."""
-    import torch
-
-    decay, no_decay = [], []
-    seen = set()
-    for _, p in model.named_parameters():
-        if not p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))
-        (decay if p.dim() >= 2 else no_decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": float(cfg["weight_decay"])},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=float(cfg["lr"]), betas=tuple(cfg["betas"]), eps=1e-8)
-
-
-# --------------------------------------------------------------------------------------------
-# checkpoints
-
-_CKPT_RE = re.compile(r"^step_(\d{6,})\.pt$")
-
-
-def _list_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
-    out = []
-    if ckpt_dir.is_dir():
-        for p in ckpt_dir.iterdir():
-            m = _CKPT_RE.match(p.name)
-            if m:
-                out.append((int(m.group(1)), p))
-    return sorted(out)
-
-
-def _load_latest_checkpoint(ckpt_dir: Path, fingerprint: str):
-    """Newest readable checkpoint with a matching fingerprint, or None. Stale ones are removed."""
-    import torch
-
-    for step, path in reversed(_list_checkpoints(ckpt_dir)):
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # truncated by a crash outside the atomic rename, or corrupt
-            log.warning("ignoring unreadable checkpoint %s (%s)", path, exc)
-            continue
-        if state.get("fingerprint") != fingerprint:
-            log.warning("removing stale checkpoint %s (different config, seed or data)", path)
-            path.unlink(missing_ok=True)
-            continue
-        return state
-    return None
-
-
-def _save_checkpoint(ckpt_dir: Path, state: dict, keep: int) -> Path:
-    import torch
-
-    path = ckpt_dir / f"step_{state['step']:06d}.pt"
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-    for _, old in _list_checkpoints(ckpt_dir)[:-keep]:
-        old.unlink(missing_ok=True)
-    return path
-
-
-def _rng_states(np_rng, device) -> dict:
-    import torch
-
-    st = {"torch": torch.get_rng_state(), "numpy": np_rng.bit_generator.state, "python": random.getstate()}
-    if device.type == "cuda":
-        st["cuda"] = torch.cuda.get_rng_state(device)
-    return st
-
-
-def _set_rng_states(st: dict, np_rng, device) -> None:
-    import torch
-
-    torch.set_rng_state(st["torch"])
-    np_rng.bit_generator.state = st["numpy"]
-    random.setstate(st["python"])
-    if device.type == "cuda" and "cuda" in st:
-        torch.cuda.set_rng_state(st["cuda"], device)
-
-
-# --------------------------------------------------------------------------------------------
-# outputs
-
-
-def plot_loss_curve(history: list[dict], png_path: str | os.PathLike, title: str = "") -> None:
-    """Loss vs training tokens (and lr on a second axis) to a PNG, atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    try:
-        toks = [h["tokens"] for h in history]
-        ax.plot(toks, [h["loss"] for h in history], color="tab:blue", lw=1.2, label="train loss")
-        ax.set_xlabel("training tokens")
-        ax.set_ylabel("loss (nats/token)")
-        ax.grid(alpha=0.3)
-        ax2 = ax.twinx()
-        ax2.plot(toks, [h["lr"] for h in history], color="tab:orange", lw=0.8, alpha=0.7, label="lr")
-        ax2.set_ylabel("learning rate")
-        if title:
-            ax.set_title(title, fontsize=9)
-        fig.tight_layout()
-        with atomic_path(png_path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-
-
-def _save_pretrained_quietly(model, path: Path) -> None:
-    from .lm import quiet_hf_progress
-
-    with quiet_hf_progress():
-        model.save_pretrained(str(path))
-
-
-def _fingerprint(cfg: dict, seed: int, stream, tok_fp: str, vocab: int) -> str:
-    h = hashlib.sha256()
-    traj = {k: v for k, v in cfg.items() if k not in _NON_TRAJECTORY}
-    h.update(json.dumps({"cfg": traj, "seed": seed, "tok": tok_fp, "vocab": vocab}, sort_keys=True).encode())
-    h.update(str(len(stream)).encode())
-    h.update(hashlib.blake2b(stream.tobytes(), digest_size=16).digest())
-    return h.hexdigest()[:32]
 
 
 def _load_deepspeed_cfg(ds) -> dict:
@@ -349,6 +111,187 @@ def _want_deepspeed(cfg: dict, device) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
+# set-up
+
+
+def _tokenizer(cfg: dict, tokenizer_path):
+    from .tokenizer import eos_id, load_tokenizer, resolve_tokenizer_file
+
+    if tokenizer_path is None:
+        if not cfg.get("model_name_or_path"):
+            raise ComponentConfigError("no tokenizer: pass tokenizer_path or set model_name_or_path", key="tokenizer")
+        tokenizer_path = cfg["model_name_or_path"]
+    tok_file = resolve_tokenizer_file(tokenizer_path)
+    tok = load_tokenizer(tok_file)
+    tok_vocab = tok.get_vocab_size(with_added_tokens=True)
+    vocab = cfg["vocab_size"] or tok_vocab
+    if vocab < tok_vocab:
+        raise ComponentConfigError(f"vocab_size {vocab} is smaller than the tokenizer's {tok_vocab}", key="vocab_size")
+    return tok_file, tok, eos_id(tok), vocab
+
+
+def _device(cfg: dict):
+    import torch
+
+    want = cfg["device"]
+    if want == "cuda" and not torch.cuda.is_available():
+        raise ComponentConfigError("device 'cuda' requested but CUDA is not available", key="device")
+    return torch.device("cuda" if want in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def _setup(cfg: dict, seed: int, train_path, tokenizer_path) -> _Setup:
+    import numpy as np
+    import torch
+
+    from .lm import build_model, count_params
+    from .tokenizer import tokenizer_fingerprint
+
+    tok_file, tok, eos, vocab = _tokenizer(cfg, tokenizer_path)
+    t0 = time.perf_counter()
+    stream, n_docs, n_bytes = tokenize_file(train_path, tok, cfg["text_key"])
+    tokenize_seconds = time.perf_counter() - t0
+    ctx, bs = cfg["context"], cfg["batch_size"]
+    if len(stream) < ctx + 2:
+        raise SandboxError(
+            f"{train_path}: only {len(stream)} tokens ({n_docs} docs); need more than context+1 = {ctx + 1}"
+        )
+    steps = max(1, cfg["max_tokens"] // (bs * ctx))
+    warm = cfg["warmup"]
+    warmup_steps = min(int(round(warm * steps)) if warm < 1 else int(warm), steps)
+    device = _device(cfg)
+
+    # model, optimizer, schedule: deterministic from the seed
+    torch.manual_seed(seed)
+    random.seed(seed)
+    model = build_model(cfg, vocab, eos_token_id=eos).to(device)
+    model.train()
+    n_params = count_params(model)
+    opt = make_optimizer(model, cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _LRLambda(steps, warmup_steps, cfg["min_lr_ratio"]))
+    np_rng = np.random.Generator(np.random.PCG64(seed))
+    fp = run_fingerprint(cfg, seed, stream, tokenizer_fingerprint(tok_file), vocab)
+    return _Setup(cfg=cfg, seed=seed, tok_file=tok_file, vocab=vocab, stream=stream, n_docs=n_docs, n_bytes=n_bytes,
+                  tokenize_seconds=tokenize_seconds, steps=steps, tokens_per_step=bs * ctx, device=device,
+                  model=model, opt=opt, sched=sched, np_rng=np_rng, n_params=n_params, fingerprint=fp)
+
+
+def _start_deepspeed(run: _Setup) -> None:  # pragma: no cover - needs CUDA + deepspeed
+    import deepspeed
+
+    cfg = run.cfg
+    ds_cfg = _load_deepspeed_cfg(cfg["deepspeed"])
+    ds_cfg.setdefault("train_micro_batch_size_per_gpu", cfg["batch_size"])
+    ds_cfg.setdefault("gradient_accumulation_steps", 1)
+    if cfg["grad_clip"]:
+        ds_cfg.setdefault("gradient_clipping", float(cfg["grad_clip"]))
+    run.engine, run.opt, _, run.sched = deepspeed.initialize(model=run.model, optimizer=run.opt,
+                                                             lr_scheduler=run.sched, config=ds_cfg)
+    log.warning("DeepSpeed runs write no checkpoints and do not resume: DeepSpeed's checkpoints are "
+                "pickles, and nothing under the work dir is unpickled")
+
+
+def _resume(run: _Setup, ckpt_dir: Path) -> _Progress:
+    prog = _Progress()
+    if run.engine is not None:  # pragma: no cover
+        return prog
+    ckpt = load_latest_checkpoint(ckpt_dir, run.fingerprint)
+    if ckpt is not None:
+        meta = restore(ckpt, run.model, run.opt, run.sched, run.np_rng, run.device)
+        prog.start_step, prog.history = int(meta["step"]), list(meta["history"])
+        prog.train_seconds = float(meta.get("train_seconds", 0.0))
+        prog.resumed_from = prog.start_step
+        log.info("resumed from %s at step %d/%d", ckpt_dir, prog.start_step, run.steps)
+    return prog
+
+
+def _save(run: _Setup, prog: _Progress, ckpt_dir: Path, step: int) -> None:
+    if run.engine is not None:  # pragma: no cover
+        return
+    save_checkpoint(ckpt_dir, fingerprint=run.fingerprint, step=step, steps=run.steps, model=run.model,
+                    optimizer=run.opt, scheduler=run.sched, rng=rng_states(run.np_rng, run.device),
+                    history=prog.history, train_seconds=prog.train_seconds, keep=run.cfg["keep_checkpoints"])
+
+
+# --------------------------------------------------------------------------------------------
+# the loop
+
+
+def _progress_bar(run: _Setup, prog: _Progress, out_dir: Path, progress: bool):
+    bar = None
+    if progress and prog.start_step < run.steps:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=run.steps, initial=prog.start_step, desc=f"train {Path(out_dir).name}", unit="step",
+                       file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+        except Exception:
+            bar = None
+    if prog.resumed_from is not None and progress:
+        print(f"[train_lm] resuming at step {prog.resumed_from}/{run.steps}", file=sys.stderr)
+    return bar
+
+
+def _step(run: _Setup, step: int) -> tuple[float, float]:
+    """One optimizer step; returns (loss, lr it ran at)."""
+    import torch
+    import torch.nn.functional as F
+
+    cfg, device, engine, opt = run.cfg, run.device, run.engine, run.opt
+    batch = sample_batch(run.stream, run.np_rng, cfg["batch_size"], cfg["context"])
+    w = torch.from_numpy(batch).to(device, non_blocking=True)
+    x, y = w[:, :-1], w[:, 1:]
+    lr_now = opt.param_groups[0]["lr"]
+    fwd = engine if engine is not None else run.model
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16"):
+        logits = fwd(input_ids=x).logits
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+    if engine is not None:  # pragma: no cover
+        engine.backward(loss)
+        engine.step()
+    else:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(run.model.parameters(), float(cfg["grad_clip"]))
+        opt.step()
+        run.sched.step()
+    loss_v = float(loss.detach())
+    if not math.isfinite(loss_v):
+        raise SandboxError(f"training diverged at step {step + 1}: loss is {loss_v} (try a lower lr)")
+    return loss_v, lr_now
+
+
+def _loop(run: _Setup, prog: _Progress, ckpt_dir: Path, bar, progress: bool, stop_after_steps: int | None) -> None:
+    steps, log_every = run.steps, run.cfg["log_every"]
+    seconds_before = prog.train_seconds  # loop time of earlier (interrupted) runs
+    t_loop = time.perf_counter()
+    cpu_loop = time.process_time()
+    for step in range(prog.start_step, steps):
+        loss_v, lr_now = _step(run, step)
+        done = step + 1
+        prog.run_steps += 1
+        prog.history.append({"step": done, "tokens": done * run.tokens_per_step, "loss": loss_v, "lr": lr_now})
+        if bar is not None:
+            bar.update(1)
+            if done % log_every == 0 or done == steps:
+                bar.set_postfix(loss=f"{loss_v:.3f}", refresh=False)
+        elif progress and (done % log_every == 0 or done == steps):
+            print(f"[train_lm] step {done}/{steps} loss {loss_v:.4f} lr {lr_now:.2e}", file=sys.stderr)
+        if stop_after_steps is not None and done >= stop_after_steps and done < steps:
+            prog.stopped_early = True  # simulated kill: no checkpoint for this step
+            break
+        if done % run.cfg["checkpoint_every"] == 0 or done == steps:
+            prog.train_seconds = seconds_before + (time.perf_counter() - t_loop)
+            _save(run, prog, ckpt_dir, done)
+    prog.loop_seconds = time.perf_counter() - t_loop
+    prog.loop_cpu_seconds = time.process_time() - cpu_loop
+    if prog.run_steps:
+        prog.train_seconds = seconds_before + prog.loop_seconds
+    if bar is not None:
+        bar.close()
+
+
+# --------------------------------------------------------------------------------------------
 # the trainer
 
 
@@ -370,8 +313,8 @@ def train_lm(
     ``tokenizer_path``: tokenizer.json (or its directory); if None, the
     ``model_name_or_path`` directory's tokenizer is used.
     ``seed``: overrides ``cfg["seed"]`` when given (both default to 0).
-    ``checkpoint_dir``: defaults to ``out_dir/checkpoints`` (put it outside
-    ``out_dir`` if a workflow engine deletes ``out_dir`` before a rerun).
+    ``checkpoint_dir``: defaults to ``out_dir/checkpoints``; the model hook passes the job's
+    scratch directory, outside ``out_dir``, which Snakemake deletes before a rerun.
     ``stop_after_steps``: test hook that simulates a kill: stop after that many
     optimizer steps WITHOUT writing a checkpoint or outputs.
 
@@ -383,230 +326,23 @@ def train_lm(
     seed = int(cfg["seed"] if seed is None else seed)
     cfg["seed"] = seed
 
-    import numpy as np
     import torch
-    import torch.nn.functional as F
-
-    from .lm import build_model, count_params
-    from .tokenizer import eos_id, load_tokenizer, resolve_tokenizer_file, save_hf_tokenizer, tokenizer_fingerprint
 
     torch.set_num_threads(max(1, int(threads)))
     out_dir = Path(out_dir)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir / "checkpoints"
+    run = _setup(cfg, seed, train_path, tokenizer_path)
+    if _want_deepspeed(cfg, run.device):  # pragma: no cover - needs CUDA + deepspeed
+        _start_deepspeed(run)
+    prog = _resume(run, ckpt_dir)
+    bar = _progress_bar(run, prog, out_dir, progress)
+    _loop(run, prog, ckpt_dir, bar, progress, stop_after_steps)
+    if prog.stopped_early:
+        return {"stopped_early": True, "steps_done": prog.start_step + prog.run_steps, "steps": run.steps}
 
-    if tokenizer_path is None:
-        if not cfg.get("model_name_or_path"):
-            raise ComponentConfigError("no tokenizer: pass tokenizer_path or set model_name_or_path", key="tokenizer")
-        tokenizer_path = cfg["model_name_or_path"]
-    tok_file = resolve_tokenizer_file(tokenizer_path)
-    tok = load_tokenizer(tok_file)
-    eos = eos_id(tok)
-    tok_vocab = tok.get_vocab_size(with_added_tokens=True)
-    vocab = cfg["vocab_size"] or tok_vocab
-    if vocab < tok_vocab:
-        raise ComponentConfigError(f"vocab_size {vocab} is smaller than the tokenizer's {tok_vocab}", key="vocab_size")
-
-    # ---- data
-    t0 = time.perf_counter()
-    stream, n_docs, n_bytes = tokenize_file(train_path, tok, cfg["text_key"])
-    tokenize_seconds = time.perf_counter() - t0
-    ctx, bs = cfg["context"], cfg["batch_size"]
-    if len(stream) < ctx + 2:
-        raise SandboxError(
-            f"{train_path}: only {len(stream)} tokens ({n_docs} docs); need more than context+1 = {ctx + 1}"
-        )
-    tokens_per_step = bs * ctx
-    steps = max(1, cfg["max_tokens"] // tokens_per_step)
-    warm = cfg["warmup"]
-    warmup_steps = int(round(warm * steps)) if warm < 1 else int(warm)
-    warmup_steps = min(warmup_steps, steps)
-
-    # ---- device
-    want = cfg["device"]
-    if want == "cuda" and not torch.cuda.is_available():
-        raise ComponentConfigError("device 'cuda' requested but CUDA is not available", key="device")
-    device = torch.device("cuda" if want in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-
-    # ---- model, optimizer, schedule (deterministic from the seed)
-    torch.manual_seed(seed)
-    random.seed(seed)
-    model = build_model(cfg, vocab, eos_token_id=eos).to(device)
-    model.train()
-    n_params = count_params(model)
-    opt = make_optimizer(model, cfg)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _LRLambda(steps, warmup_steps, cfg["min_lr_ratio"]))
-    np_rng = np.random.Generator(np.random.PCG64(seed))
-    fingerprint = _fingerprint(cfg, seed, stream, tokenizer_fingerprint(tok_file), vocab)
-
-    use_ds = _want_deepspeed(cfg, device)
-    engine = None
-    if use_ds:  # pragma: no cover - needs CUDA + deepspeed
-        import deepspeed
-
-        ds_cfg = _load_deepspeed_cfg(cfg["deepspeed"])
-        ds_cfg.setdefault("train_micro_batch_size_per_gpu", bs)
-        ds_cfg.setdefault("gradient_accumulation_steps", 1)
-        if cfg["grad_clip"]:
-            ds_cfg.setdefault("gradient_clipping", float(cfg["grad_clip"]))
-        engine, opt, _, sched = deepspeed.initialize(model=model, optimizer=opt, lr_scheduler=sched, config=ds_cfg)
-
-    # ---- resume
-    start_step, history, train_seconds, resumed_from = 0, [], 0.0, None
-    if use_ds:  # pragma: no cover
-        tag_file = ckpt_dir / "ds" / "latest"
-        if tag_file.is_file():
-            _, client = engine.load_checkpoint(str(ckpt_dir / "ds"))
-            if client and client.get("fingerprint") == fingerprint:
-                start_step, history = client["step"], client["history"]
-                train_seconds = client.get("train_seconds", 0.0)
-                _set_rng_states(client["rng"], np_rng, device)
-                resumed_from = start_step
-    else:
-        state = _load_latest_checkpoint(ckpt_dir, fingerprint)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            _set_rng_states(state["rng"], np_rng, device)
-            start_step, history = int(state["step"]), list(state["history"])
-            train_seconds = float(state.get("train_seconds", 0.0))
-            resumed_from = start_step
-            log.info("resumed from %s at step %d/%d", ckpt_dir, start_step, steps)
-
-    def save_ckpt(step: int) -> None:
-        rng = _rng_states(np_rng, device)
-        if use_ds:  # pragma: no cover
-            engine.save_checkpoint(
-                str(ckpt_dir / "ds"), tag=f"step_{step:06d}",
-                client_state={"fingerprint": fingerprint, "step": step, "history": history,
-                              "train_seconds": train_seconds, "rng": rng},
-            )
-            return
-        _save_checkpoint(
-            ckpt_dir,
-            {
-                "fingerprint": fingerprint, "step": step, "steps": steps,
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "rng": rng, "history": history, "train_seconds": train_seconds,
-            },
-            cfg["keep_checkpoints"],
-        )
-
-    # ---- progress
-    bar = None
-    if progress and start_step < steps:
-        try:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=steps, initial=start_step, desc=f"train {Path(out_dir).name}", unit="step",
-                       file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
-        except Exception:
-            bar = None
-    if resumed_from is not None and progress:
-        print(f"[train_lm] resuming at step {resumed_from}/{steps}", file=sys.stderr)
-
-    autocast = cfg["precision"] == "bf16"
-    grad_clip = cfg["grad_clip"]
-    fwd = engine if engine is not None else model
-    stopped_early = False
-    run_steps = 0
-    seconds_before = train_seconds  # loop time of earlier (interrupted) runs
-    t_loop = time.perf_counter()
-    cpu_loop = time.process_time()
-    for step in range(start_step, steps):
-        w = torch.from_numpy(sample_batch(stream, np_rng, bs, ctx)).to(device, non_blocking=True)
-        x, y = w[:, :-1], w[:, 1:]
-        lr_now = opt.param_groups[0]["lr"]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = fwd(input_ids=x).logits
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
-        if engine is not None:  # pragma: no cover
-            engine.backward(loss)
-            engine.step()
-        else:
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
-            opt.step()
-            sched.step()
-        loss_v = float(loss.detach())
-        if not math.isfinite(loss_v):
-            raise SandboxError(f"training diverged at step {step + 1}: loss is {loss_v} (try a lower lr)")
-        done = step + 1
-        run_steps += 1
-        history.append({"step": done, "tokens": done * tokens_per_step, "loss": loss_v, "lr": lr_now})
-        if bar is not None:
-            bar.update(1)
-            if done % cfg["log_every"] == 0 or done == steps:
-                bar.set_postfix(loss=f"{loss_v:.3f}", refresh=False)
-        elif progress and (done % cfg["log_every"] == 0 or done == steps):
-            print(f"[train_lm] step {done}/{steps} loss {loss_v:.4f} lr {lr_now:.2e}", file=sys.stderr)
-        if stop_after_steps is not None and done >= stop_after_steps and done < steps:
-            stopped_early = True  # simulated kill: no checkpoint for this step
-            break
-        if done % cfg["checkpoint_every"] == 0 or done == steps:
-            train_seconds = seconds_before + (time.perf_counter() - t_loop)
-            save_ckpt(done)
-    loop_seconds = time.perf_counter() - t_loop
-    loop_cpu_seconds = time.process_time() - cpu_loop
-    if run_steps:
-        train_seconds = seconds_before + loop_seconds
-    if bar is not None:
-        bar.close()
-    if stopped_early:
-        return {"stopped_early": True, "steps_done": start_step + run_steps, "steps": steps}
-
-    # ---- outputs
-    final_model = engine.module if engine is not None else model
-    tmp_model = out_dir / f".model.tmp.{os.getpid()}"
-    if tmp_model.exists():
-        import shutil
-
-        shutil.rmtree(tmp_model)
-    _save_pretrained_quietly(final_model, tmp_model)
-    save_hf_tokenizer(tok_file, tmp_model)
-    replace_dir(tmp_model, out_dir / "model")
-
-    write_json(out_dir / "loss_curve.json", history)
-    plot_loss_curve(history, out_dir / "loss_curve.png", title=f"{Path(train_path).name}: {cfg['arch']} "
-                    f"{cfg['n_layer']}L d{cfg['d_model']}, {steps * tokens_per_step:,} tokens")
-
-    last = [h["loss"] for h in history[-10:]]
-    tokens = steps * tokens_per_step
-    metrics = {
-        "steps": steps,
-        "tokens": tokens,
-        "tokens_per_step": tokens_per_step,
-        "train_seconds": round(train_seconds, 3),
-        "tokens_per_second": round(tokens / train_seconds, 1) if train_seconds > 0 else None,
-        "tokens_per_second_this_run": (
-            round(run_steps * tokens_per_step / loop_seconds, 1) if run_steps and loop_seconds > 0 else None
-        ),
-        "tokens_per_cpu_second_this_run": (
-            round(run_steps * tokens_per_step / loop_cpu_seconds, 1) if run_steps and loop_cpu_seconds > 0 else None
-        ),
-        "wall_seconds": round(time.perf_counter() - t_wall0, 3),
-        "tokenize_seconds": round(tokenize_seconds, 3),
-        "final_train_loss": history[-1]["loss"] if history else None,
-        "final_train_loss_avg10": sum(last) / len(last) if last else None,
-        "params": n_params,
-        "arch": cfg["arch"] if not cfg.get("model_name_or_path") else type(final_model).__name__,
-        "vocab_size": vocab,
-        "pool_docs": n_docs,
-        "pool_bytes": n_bytes,
-        "pool_tokens": int(len(stream)),
-        "epochs": round(tokens / max(1, len(stream)), 4),
-        "seed": seed,
-        "threads": int(threads),
-        "device": device.type,
-        "deepspeed": bool(use_ds),
-        "resumed_from_step": resumed_from,
-        "steps_this_run": run_steps,
-        "train_path": str(train_path),
-        "model_dir": str(out_dir / "model"),
-        "config": {k: v for k, v in cfg.items() if k != "type"},
-    }
+    final_model = run.engine.module if run.engine is not None else run.model
+    write_outputs(run, prog, final_model, out_dir, train_path)
+    metrics = train_metrics(run, prog, final_model, out_dir, train_path, threads, time.perf_counter() - t_wall0)
     write_json(out_dir / "train_metrics.json", metrics)
     return metrics
 

@@ -116,7 +116,7 @@ def test_killed_training_resumes_from_checkpoint(workdir):
                             start_new_session=True)
     ckpts = workdir / "out/.scratch/anonymous/01_execution_lm/checkpoints"
     deadline = time.time() + 300
-    while time.time() < deadline and not (ckpts.is_dir() and list(ckpts.glob("step_*.pt"))):
+    while time.time() < deadline and not (ckpts.is_dir() and list(ckpts.glob("step_*.safetensors"))):
         assert proc.poll() is None, "snakemake ended before the first checkpoint"
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run, training job included

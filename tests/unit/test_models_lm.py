@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import pickle
 import random
 
 import pytest
@@ -124,7 +125,8 @@ def test_training_reduces_loss_and_writes_outputs(trained):
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert read_json(out / "train_metrics.json")["final_train_loss"] == pytest.approx(curve[-1]["loss"])
     assert (out / "model" / "config.json").is_file() and (out / "model" / "tokenizer.json").is_file()
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_000030.pt", "step_000040.pt"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "step_000030.safetensors", "step_000040.safetensors"]
 
 
 def test_kill_and_resume_gives_identical_weights(corpus, trained):
@@ -133,7 +135,8 @@ def test_kill_and_resume_gives_identical_weights(corpus, trained):
     part = train_lm(TINY, corpus["train"], out, corpus["tok"], progress=False, stop_after_steps=25)
     assert part == {"stopped_early": True, "steps_done": 25, "steps": 40}
     assert not (out / "model").exists()
-    assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step_000010.pt", "step_000020.pt"]
+    assert [p.name for p in sorted((out / "checkpoints").iterdir())] == [
+        "step_000010.safetensors", "step_000020.safetensors"]
     res = train_lm(TINY, corpus["train"], out, corpus["tok"], progress=False)
     assert res["resumed_from_step"] == 20 and res["steps_this_run"] == 20
     a = load_file(full_out / "model" / "model.safetensors")
@@ -154,6 +157,52 @@ def test_changed_config_does_not_resume_stale_checkpoint(corpus):
     m = train_lm({**TINY, "max_tokens": 8 * 32 * 10, "lr": 1e-3}, corpus["train"], out, corpus["tok"],
                  progress=False)
     assert m["resumed_from_step"] is None and m["steps_this_run"] == 10
+
+
+class _Planted:
+    """A pickle whose loading runs code: it creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('pwned')",)
+
+
+def test_planted_pickle_checkpoint_is_never_loaded(corpus, trained, caplog):
+    full_out, full = trained
+    control = corpus["dir"] / "control_marker"
+    pickle.loads(pickle.dumps(_Planted(control)))  # the payload is live: unpickling it runs code
+    assert control.is_file()
+
+    marker = corpus["dir"] / "planted_marker"
+    ckpts = corpus["dir"] / "planted_ckpts"
+    ckpts.mkdir()
+    payload = pickle.dumps({"fingerprint": "x", "step": 30, "model": _Planted(marker)})
+    (ckpts / "step_000030.pt").write_bytes(payload)           # the old checkpoint name
+    (ckpts / "step_000035.safetensors").write_bytes(payload)  # a pickle under the new name
+    out = corpus["dir"] / "run_planted"
+    with caplog.at_level("WARNING", logger="juicer_sandbox.train"):
+        m = train_lm(TINY, corpus["train"], out, corpus["tok"], progress=False, checkpoint_dir=ckpts)
+    assert not marker.exists()
+    assert m["resumed_from_step"] is None and m["steps_this_run"] == 40  # restarted from step 0
+    assert m["final_train_loss"] == full["final_train_loss"]
+    text = caplog.text
+    assert "step_000030.pt" in text and "never opened" in text
+    assert "step_000035.safetensors" in text and "unreadable checkpoint" in text
+    assert (ckpts / "step_000030.pt").read_bytes() == payload  # reported, left alone
+
+
+def test_checkpoint_is_safetensors_with_json_state(trained):
+    from safetensors import safe_open
+
+    out, _ = trained
+    with safe_open(str(out / "checkpoints" / "step_000040.safetensors"), framework="pt") as fh:
+        meta = json.loads(fh.metadata()["juicer_sandbox.checkpoint"])
+        keys = set(fh.keys())
+    assert meta["step"] == 40 and len(meta["history"]) == 40 and meta["format"] == 1
+    assert {"rng.torch", "optim.0.exp_avg"} <= keys and any(k.startswith("model.") for k in keys)
+    assert meta["model_aliases"]  # tied embeddings stored once
 
 
 def test_evaluate_and_per_sample_loss(corpus, trained):
