@@ -3,7 +3,7 @@
 Each manipulator is ``fn(cfg) -> list[str] | str`` where ``cfg`` is the job's ``extra_configs``; the registry is
 :data:`MANIPULATORS` and the JSON schema of each type's ``extra_configs`` is in :data:`SCHEMAS` (``required`` lists
 what the function needs at run time; a compiler that fills a key from a job's ``input`` should drop it from
-``required`` before validating).
+``required`` before validating; the schemas are written in :mod:`.pool_schemas`).
 
 Common rules
 
@@ -19,7 +19,7 @@ Common rules
 
 Types and file names
 
-``data_pool_construction``
+``data_pool_construction`` (:mod:`.pool_construction`)
     Split each dataset into parts by its ``__dj__stats__``. Split points are ``int(n*r + 0.5)`` for each ratio of
     ``split_ratios`` (default ``["1/3", "2/3"]``; numbers or fraction strings, each in (0, 1), strictly increasing),
     or every ``split_num`` rows when that is set (it takes precedence); parts may be empty, and every part is
@@ -70,218 +70,17 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import os
-from fractions import Fraction
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ..errors import ComponentConfigError
-from ..io import write_jsonl
-from .convert import (
-    EXPORT_SCHEMA,
-    PATHS_SCHEMA,
-    STATS_FIELD,
-    check_keys,
-    check_unique_names,
-    data_basename,
-    export_dir,
-    input_paths,
-    read_rows,
-)
+from .convert import check_keys, check_unique_names, data_basename, export_dir, input_paths, read_rows
+from .pool_construction import construct_pools
+from .pool_options import bool_option, int_option, longest_common_prefix, write_pool
+from .pool_schemas import DEFAULT_SEED, SCHEMAS
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SPLIT_RATIOS = ("1/3", "2/3")
-DEFAULT_SEED = 42
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def longest_common_prefix(paths: list[str]) -> str:
-    """Character-wise LCP of the basenames; ``default_prefix`` when empty."""
-    return os.path.commonprefix([data_basename(p) for p in paths]) or "default_prefix"
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float))
-
-
-def _int_option(cfg: dict, key: str, default: Any, minimum: int) -> Any:
-    value = cfg.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ComponentConfigError(f"must be an integer >= {minimum}, got {value!r}", key=key)
-    return value
-
-
-def _bool_option(cfg: dict, key: str, default: bool) -> bool:
-    value = cfg.get(key, default)
-    if not isinstance(value, bool):
-        raise ComponentConfigError(f"must be true or false, got {value!r}", key=key)
-    return value
-
-
-def _write(path: Path, rows: list[dict]) -> str:
-    write_jsonl(path, rows)
-    return str(path)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# data_pool_construction
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def _parse_ratios(value: Any) -> list:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ComponentConfigError("must be a non-empty list of ratios in (0, 1)", key="split_ratios")
-    ratios: list = []
-    for item in value:
-        if isinstance(item, str):
-            try:
-                r = Fraction(item.replace(" ", ""))
-            except (ValueError, ZeroDivisionError):
-                raise ComponentConfigError(f"'{item}' is not a number or a fraction like '1/3'", key="split_ratios")
-        elif _is_number(item) and not isinstance(item, bool):
-            r = item
-        else:
-            raise ComponentConfigError(f"{item!r} is not a number or a fraction like '1/3'", key="split_ratios")
-        if not 0 < r < 1:
-            raise ComponentConfigError(f"{item!r} is not strictly between 0 and 1", key="split_ratios")
-        if ratios and r <= ratios[-1]:
-            raise ComponentConfigError(f"ratios must be strictly increasing, got {list(value)}", key="split_ratios")
-        ratios.append(r)
-    return ratios
-
-
-def split_points(total: int, ratios: list | None = None, split_num: int | None = None) -> list[int]:
-    """``[0, ..., total]``: every ``split_num`` rows, or ``int(total*r + 0.5)`` per ratio."""
-    if split_num is not None:
-        inner = list(range(split_num, total, split_num))
-    else:
-        inner = [int(total * r + Fraction(1, 2)) if isinstance(r, Fraction) else int(total * r + 0.5) for r in ratios]
-    return [0] + inner + [total]
-
-
-def _stat_sort_values(rows: list[dict], path: str, selected: list[str] | None) -> list[tuple[str, list]]:
-    """(stat, per-row sort key) for each stat to split on."""
-    for i, row in enumerate(rows):
-        if not isinstance(row.get(STATS_FIELD), dict):
-            raise ComponentConfigError(
-                f"{path}: record {i + 1} has no '{STATS_FIELD}' dict, so it cannot be split by stats; "
-                "analyze the data first, or set ignore_stats: true to split it in file order",
-                key="dataset_path",
-            )
-    if selected is None:
-        seen: dict[str, None] = {}
-        for row in rows:
-            for k in row[STATS_FIELD]:
-                seen.setdefault(k, None)
-        keys, explicit = sorted(seen), False
-    else:
-        keys, explicit = list(selected), True
-
-    result = []
-    for key in keys:
-        kinds = set()
-        for i, row in enumerate(rows):
-            v = row[STATS_FIELD].get(key)
-            if v is None:
-                where = "missing from" if key not in row[STATS_FIELD] else "null in"
-                hint = "" if explicit else "; list the stats to split on in `stats`"
-                raise ComponentConfigError(
-                    f"{path}: stat '{key}' is {where} record {i + 1}{hint}", key="stats" if explicit else "dataset_path"
-                )
-            if isinstance(v, str):
-                kinds.add("str")
-            elif _is_number(v):
-                kinds.add("num")
-            elif isinstance(v, list) and all(_is_number(x) for x in v):
-                kinds.add("num" if v else "empty")
-            elif isinstance(v, list) and all(isinstance(x, str) for x in v):
-                kinds.add("str")
-            else:
-                kinds.add("other")
-        kinds.discard("empty")
-        if kinds <= {"num"}:
-            result.append((key, [_sort_key(row[STATS_FIELD][key]) for row in rows]))
-        elif kinds == {"str"}:
-            if explicit:
-                raise ComponentConfigError(f"{path}: stat '{key}' holds strings, not numbers", key="stats")
-            log.info("data_pool_construction: %s: skipping non-numeric stat '%s'", path, key)
-        else:
-            hint = "" if explicit else "; list the stats to split on in `stats`"
-            raise ComponentConfigError(
-                f"{path}: stat '{key}' mixes numbers with other values{hint}",
-                key="stats" if explicit else "dataset_path",
-            )
-    if not result:
-        raise ComponentConfigError(f"{path}: no numeric stat in '{STATS_FIELD}' to split on", key="dataset_path")
-    return result
-
-
-def _sort_key(v: Any) -> tuple:
-    if isinstance(v, list):
-        v = float(np.mean(v)) if v else 0
-    if isinstance(v, float) and math.isnan(v):
-        return (1, 0)
-    return (0, v)
-
-
-def construct_pools(cfg: dict) -> list[str]:
-    """``data_pool_construction``: split datasets into parts by their stats (see the module docstring)."""
-    check_keys(cfg, SCHEMAS["data_pool_construction"])
-    paths = input_paths(cfg)
-    out = export_dir(cfg)
-    check_unique_names(paths, "dataset_path")
-    ignore_stats = _bool_option(cfg, "ignore_stats", False)
-    split_num = _int_option(cfg, "split_num", None, 1)
-    raw_ratios = cfg.get("split_ratios")
-    ratios = None if split_num is not None else _parse_ratios(
-        list(DEFAULT_SPLIT_RATIOS) if raw_ratios is None else raw_ratios
-    )
-    selected = cfg.get("stats")
-    if selected is not None:
-        if ignore_stats:
-            raise ComponentConfigError("has no effect with ignore_stats: true; remove one of them", key="stats")
-        if isinstance(selected, str):
-            selected = [selected]
-        if not isinstance(selected, list) or not selected or not all(isinstance(s, str) and s for s in selected):
-            raise ComponentConfigError("must be a non-empty list of stat keys", key="stats")
-        if len(set(selected)) != len(selected):
-            raise ComponentConfigError(f"lists a stat twice: {selected}", key="stats")
-
-    outputs: list[str] = []
-    for path in paths:
-        rows = read_rows(path)
-        if not rows:
-            raise ComponentConfigError(f"{path} is empty; there is nothing to split", key="dataset_path")
-        n = len(rows)
-        pts = split_points(n, ratios, split_num)
-        base = data_basename(path)
-        if ignore_stats:
-            for i in range(len(pts) - 1):
-                outputs.append(_write(out / f"{base}_ignore_stats_{i}.jsonl", rows[pts[i] : pts[i + 1]]))
-            continue
-        for stat, keys in _stat_sort_values(rows, path, selected):
-            if os.sep in stat or stat in ("", ".", ".."):
-                raise ComponentConfigError(f"{path}: stat '{stat}' cannot be used as a directory name", key="stats")
-            order = sorted(range(n), key=keys.__getitem__)  # stable, from the original order
-            ranked = [rows[i] for i in order]
-            for i in range(len(pts) - 1):
-                outputs.append(_write(out / stat / f"{base}_{stat}_{i}.jsonl", ranked[pts[i] : pts[i + 1]]))
-        log.info("data_pool_construction: %s (%d rows) split at %s", path, n, pts)
-    return outputs
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -327,7 +126,7 @@ def combine_pools(cfg: dict) -> list[str]:
                 continue
             order, records = pools[ranks[0]]
             rows = [records[k] for k in order if k in members]
-            outputs.append(_write(out / f"{prefix}_top_{label}_num_{len(rows)}.jsonl", rows))
+            outputs.append(write_pool(out / f"{prefix}_top_{label}_num_{len(rows)}.jsonl", rows))
     if empty:
         log.info("data_pool_combination: empty intersections not written: %s", ", ".join(empty))
     return outputs
@@ -360,8 +159,8 @@ def duplicate_pools(cfg: dict) -> list[str]:
         parsed.append(t)
     if len(set(parsed)) != len(parsed):
         raise ComponentConfigError(f"lists a value twice: {parsed}", key="duplicating_times")
-    shuffle = _bool_option(cfg, "shuffle", False)
-    seed = _int_option(cfg, "shuffle_seed", DEFAULT_SEED, 0)
+    shuffle = bool_option(cfg, "shuffle", False)
+    seed = int_option(cfg, "shuffle_seed", DEFAULT_SEED, 0)
 
     outputs = []
     for path in paths:
@@ -371,7 +170,7 @@ def duplicate_pools(cfg: dict) -> list[str]:
             dup = rows * t
             if shuffle:
                 dup = [dup[i] for i in np.random.default_rng(seed).permutation(len(dup))]
-            outputs.append(_write(out / f"{base}_x{t}.jsonl", dup))
+            outputs.append(write_pool(out / f"{base}_x{t}.jsonl", dup))
     return outputs
 
 
@@ -381,9 +180,9 @@ def downsample_pools(cfg: dict) -> list[str]:
     paths = input_paths(cfg)
     out = export_dir(cfg)
     check_unique_names(paths, "dataset_path")
-    target = _int_option(cfg, "target_num_samples", None, 1)
-    seed = _int_option(cfg, "shuffle_seed", None, 0)
-    alias = _int_option(cfg, "seed", None, 0)
+    target = int_option(cfg, "target_num_samples", None, 1)
+    seed = int_option(cfg, "shuffle_seed", None, 0)
+    alias = int_option(cfg, "seed", None, 0)
     if seed is not None and alias is not None and seed != alias:
         raise ComponentConfigError(f"conflicts with shuffle_seed ({seed}); give only one of them", key="seed")
     seed = seed if seed is not None else alias if alias is not None else DEFAULT_SEED
@@ -400,7 +199,7 @@ def downsample_pools(cfg: dict) -> list[str]:
     for path, rows in zip(paths, pools):
         k = min(target, len(rows))
         picked = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))[:k]]
-        outputs.append(_write(out / f"{data_basename(path)}_{k}.jsonl", picked))
+        outputs.append(write_pool(out / f"{data_basename(path)}_{k}.jsonl", picked))
     return outputs
 
 
@@ -412,7 +211,7 @@ def merge_pools(cfg: dict) -> str:
     rows: list[dict] = []
     for p in paths:
         rows.extend(read_rows(p))
-    return _write(out / f"{longest_common_prefix(paths)}_merged.jsonl", rows)
+    return write_pool(out / f"{longest_common_prefix(paths)}_merged.jsonl", rows)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -463,12 +262,12 @@ def cartesian_join_pools(cfg: dict) -> list[str]:
     outputs = []
     for i, rows1 in enumerate(pools1):
         for j, rows2 in enumerate(pools2):
-            outputs.append(_write(out / f"{prefix}_cartesian_join_{i}_{j}.jsonl", cartesian_join(rows1, rows2)))
+            outputs.append(write_pool(out / f"{prefix}_cartesian_join_{i}_{j}.jsonl", cartesian_join(rows1, rows2)))
     return outputs
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Registries
+# Registry
 # --------------------------------------------------------------------------------------------------------------------
 
 MANIPULATORS: dict[str, Callable[[dict], "list[str] | str"]] = {
@@ -478,115 +277,4 @@ MANIPULATORS: dict[str, Callable[[dict], "list[str] | str"]] = {
     "data_pool_downsampling": downsample_pools,
     "data_pool_merging": merge_pools,
     "data_pool_cartesian_join": cartesian_join_pools,
-}
-
-_SEED_SCHEMA = {"type": "integer", "minimum": 0, "default": DEFAULT_SEED}
-_RATIO_SCHEMA = {
-    "anyOf": [
-        {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-        {"type": "string", "pattern": r"^\s*(\d+\s*/\s*\d+|\d*\.\d+([eE][-+]?\d+)?)\s*$"},
-    ]
-}
-
-
-def _schema(name: str, description: str, props: dict, required: list[str]) -> dict:
-    return {
-        "type": "object",
-        "description": description,
-        "properties": {"type": {"const": name}, **props},
-        "required": required,
-        "additionalProperties": False,
-    }
-
-
-#: JSON schema of each manipulator's ``extra_configs``.
-SCHEMAS: dict[str, dict] = {
-    "data_pool_construction": _schema(
-        "data_pool_construction",
-        "split datasets into pools by their stats",
-        {
-            "dataset_path": PATHS_SCHEMA,
-            "export_path": EXPORT_SCHEMA,
-            "split_ratios": {
-                "type": "array",
-                "items": _RATIO_SCHEMA,
-                "minItems": 1,
-                "default": list(DEFAULT_SPLIT_RATIOS),
-                "description": "increasing ratios in (0, 1), numbers or fractions like '1/3'",
-            },
-            "split_num": {
-                "type": ["integer", "null"],
-                "minimum": 1,
-                "default": None,
-                "description": "rows per part; takes precedence over split_ratios",
-            },
-            "ignore_stats": {"type": "boolean", "default": False},
-            "stats": {
-                "type": ["array", "null"],
-                "items": {"type": "string", "minLength": 1},
-                "minItems": 1,
-                "uniqueItems": True,
-                "default": None,
-                "description": "stat keys to split on (default: every numeric stat)",
-            },
-        },
-        ["dataset_path", "export_path"],
-    ),
-    "data_pool_combination": _schema(
-        "data_pool_combination",
-        "all non-empty intersections of N pools ordered by rank",
-        {"dataset_path": PATHS_SCHEMA, "export_path": EXPORT_SCHEMA},
-        ["dataset_path", "export_path"],
-    ),
-    "data_pool_duplication": _schema(
-        "data_pool_duplication",
-        "repeat each pool t times",
-        {
-            "dataset_path": PATHS_SCHEMA,
-            "export_path": EXPORT_SCHEMA,
-            "duplicating_times": {
-                "type": "array",
-                "items": {"type": "integer", "minimum": 1},
-                "minItems": 1,
-                "uniqueItems": True,
-            },
-            "shuffle": {"type": "boolean", "default": False},
-            "shuffle_seed": _SEED_SCHEMA,
-        },
-        ["dataset_path", "export_path", "duplicating_times"],
-    ),
-    "data_pool_downsampling": _schema(
-        "data_pool_downsampling",
-        "random sample of the same size from each pool",
-        {
-            "dataset_path": PATHS_SCHEMA,
-            "export_path": EXPORT_SCHEMA,
-            "target_num_samples": {
-                "type": ["integer", "null"],
-                "minimum": 1,
-                "default": None,
-                "description": "default: the smallest pool's size",
-            },
-            "target_like": {
-                "type": ["string", "null"],
-                "description": "a dataset whose row count is the target (e.g. a random arm the size of a refined pool)",
-            },
-            # no "default" here: a filled-in default would clash with the `seed` alias (42 is applied at run time)
-            "shuffle_seed": {"type": "integer", "minimum": 0, "description": "default 42"},
-            "seed": {"type": "integer", "minimum": 0, "description": "alias of shuffle_seed"},
-        },
-        ["dataset_path", "export_path"],
-    ),
-    "data_pool_merging": _schema(
-        "data_pool_merging",
-        "concatenate pools into <LCP>_merged.jsonl",
-        {"dataset_path": PATHS_SCHEMA, "export_path": EXPORT_SCHEMA},
-        ["dataset_path", "export_path"],
-    ),
-    "data_pool_cartesian_join": _schema(
-        "data_pool_cartesian_join",
-        "join every pool of dataset_path_1 with every pool of dataset_path_2 row by row",
-        {"dataset_path_1": PATHS_SCHEMA, "dataset_path_2": PATHS_SCHEMA, "export_path": EXPORT_SCHEMA},
-        ["dataset_path_1", "dataset_path_2", "export_path"],
-    ),
 }

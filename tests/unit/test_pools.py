@@ -9,7 +9,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from juicer_sandbox.components import pools
+from juicer_sandbox.components import pool_construction, pools
 from juicer_sandbox.components.pools import MANIPULATORS, SCHEMAS
 from juicer_sandbox.errors import ComponentConfigError
 
@@ -123,13 +123,13 @@ def test_construction_sorts_each_stat_independently(tmp_path):
 
 
 def test_construction_split_points():
-    assert pools.split_points(6, [pools.Fraction(1, 3), pools.Fraction(2, 3)]) == [0, 2, 4, 6]
-    assert pools.split_points(7, [1 / 3, 2 / 3]) == [0, 2, 5, 7]  # int(2.83), int(5.17)
-    assert pools.split_points(2000, [1 / 3, 2 / 3]) == [0, 667, 1333, 2000]
-    assert pools.split_points(5, [0.5]) == [0, 3, 5]  # int(2.5+0.5)
-    assert pools.split_points(6, split_num=4) == [0, 4, 6]
-    assert pools.split_points(6, split_num=1) == [0, 1, 2, 3, 4, 5, 6]
-    assert pools.split_points(3, split_num=5) == [0, 3]
+    assert pool_construction.split_points(6, [pool_construction.Fraction(1, 3), pool_construction.Fraction(2, 3)]) == [0, 2, 4, 6]
+    assert pool_construction.split_points(7, [1 / 3, 2 / 3]) == [0, 2, 5, 7]  # int(2.83), int(5.17)
+    assert pool_construction.split_points(2000, [1 / 3, 2 / 3]) == [0, 667, 1333, 2000]
+    assert pool_construction.split_points(5, [0.5]) == [0, 3, 5]  # int(2.5+0.5)
+    assert pool_construction.split_points(6, split_num=4) == [0, 4, 6]
+    assert pool_construction.split_points(6, split_num=1) == [0, 1, 2, 3, 4, 5, 6]
+    assert pool_construction.split_points(3, split_num=5) == [0, 3]
 
 
 def test_construction_ratios_strings_split_num_and_stats_option(tmp_path):
