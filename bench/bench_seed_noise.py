@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from juicer_sandbox.components.experiment import kendall_tau  # noqa: E402
+from juicer_sandbox.components.kendall import kendall_tau  # noqa: E402
 
 BASE = {"type": "causal_lm", "arch": "gpt2", "n_layer": 2, "d_model": 128, "n_head": 4, "context": 128,
         "batch_size": 32, "max_tokens": 250000, "lr": 2e-3, "tie_embeddings": True}
