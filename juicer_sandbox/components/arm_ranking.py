@@ -11,7 +11,7 @@ import statistics
 from typing import Any
 
 from ..errors import ComponentConfigError
-from .convert import check_keys
+from .config_helpers import check_keys
 from .kendall import kendall_tau
 from .ranking import lookup
 from .ranking_tables import write_ranking

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ComponentConfigError
-from .convert import STATS_FIELD, check_keys, check_unique_names, data_basename, export_dir, input_paths, read_rows
+from .config_helpers import check_keys, check_unique_names, data_basename, export_dir, input_paths
+from .dataset_rows import STATS_FIELD, read_rows
 from .pool_options import bool_option, int_option, write_pool
 from .pool_schemas import DEFAULT_SPLIT_RATIOS, SCHEMAS
 

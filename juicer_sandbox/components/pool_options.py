@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ComponentConfigError
 from ..io import write_jsonl
-from .convert import data_basename
+from .config_helpers import data_basename
 
 
 

@@ -1,7 +1,7 @@
 """JSON schema of each data-pool manipulator's ``extra_configs`` (:data:`SCHEMAS`, used by :mod:`.pools`)."""
 from __future__ import annotations
 
-from .convert import EXPORT_SCHEMA, PATHS_SCHEMA
+from .config_helpers import EXPORT_SCHEMA, PATHS_SCHEMA
 
 DEFAULT_SPLIT_RATIOS = ("1/3", "2/3")
 DEFAULT_SEED = 42

@@ -8,7 +8,7 @@ what the function needs at run time; a compiler that fills a key from a job's ``
 Common rules
 
 * ``dataset_path`` is a path or a list of paths; inputs may be ``.jsonl``, ``.jsonl.gz``, ``.json`` (a JSON array)
-  or ``.parquet`` (see :func:`juicer_sandbox.components.convert.read_rows`). A missing input is an error that names
+  or ``.parquet`` (see :func:`juicer_sandbox.components.dataset_rows.read_rows`). A missing input is an error that names
   it (the original logged and dropped it). ``export_path`` is a directory, created if needed.
 * Outputs are always JSON lines written atomically by :func:`juicer_sandbox.io.write_jsonl`; reruns with the same
   inputs and seed are byte-identical.
@@ -75,7 +75,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ComponentConfigError
-from .convert import check_keys, check_unique_names, data_basename, export_dir, input_paths, read_rows
+from .config_helpers import check_keys, check_unique_names, data_basename, export_dir, input_paths
+from .dataset_rows import read_rows
 from .pool_construction import construct_pools
 from .pool_options import bool_option, int_option, longest_common_prefix, write_pool
 from .pool_schemas import DEFAULT_SEED, SCHEMAS

@@ -28,7 +28,7 @@ import os
 from typing import Any, Callable
 
 from ..errors import ComponentConfigError
-from .convert import PATHS_SCHEMA, check_keys
+from .config_helpers import PATHS_SCHEMA, check_keys
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import ComponentConfigError
 from ..io import write_json
 from .arm_ranking import compute_arm_ranking
-from .convert import check_keys
+from .config_helpers import check_keys
 from .kendall import kendall_tau
 
 log = logging.getLogger("juicer_sandbox.components.experiment")

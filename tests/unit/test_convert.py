@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from juicer_sandbox.components import convert
-from juicer_sandbox.components.convert import CONVERTERS, SCHEMAS, data_basename, read_rows
+from juicer_sandbox.components.config_helpers import data_basename
+from juicer_sandbox.components.convert import CONVERTERS, SCHEMAS
+from juicer_sandbox.components.dataset_rows import read_rows
 from juicer_sandbox.errors import ComponentConfigError, SandboxError
 
 S = "__dj__stats__"
