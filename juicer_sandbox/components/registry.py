@@ -29,9 +29,9 @@ FACTORIES: dict[str, Factory] = {
         Factory("general_data_executor", (("juicer_sandbox.components.convert", "CONVERTERS"),)),
         Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
                                    ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"))),
-        Factory("model_train", (("juicer_sandbox.components.model_components", "TRAINERS"),)),
-        Factory("model_infer", (("juicer_sandbox.components.model_components", "INFERENCERS"),)),
-        Factory("model_evaluator", (("juicer_sandbox.components.model_components", "MODEL_EVALUATORS"),)),
+        Factory("model_train", (("juicer_sandbox.components.model_factories", "TRAINERS"),)),
+        Factory("model_infer", (("juicer_sandbox.components.model_factories", "INFERENCERS"),)),
+        Factory("model_evaluator", (("juicer_sandbox.components.model_factories", "MODEL_EVALUATORS"),)),
     ]
 }
 

@@ -1,4 +1,5 @@
-"""Model components chosen by ``extra_configs.type``: trainers, inference and model evaluators.
+"""The components of the model factories (``model_train``, ``model_infer``, ``model_evaluator``), chosen by
+``extra_configs.type``: tokenizer and LM trainers, local and API inference, the LM-loss evaluator.
 
 Each takes ``(cfg, run)``: the job's extra_configs (without ``type``) and its runtime
 (threads, seed, artifacts and a scratch directory that survives reruns).
