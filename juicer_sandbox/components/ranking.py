@@ -101,41 +101,8 @@ def _compare(a: tuple, b: tuple, descending: bool) -> int:
     return 0
 
 
-def rank_pools(cfg: dict) -> list[str]:
-    """Order ``dataset_path`` by ``metrics`` (see the module docstring); always returns a list."""
-    check_keys(cfg, SCHEMAS["data_pool_ranking"])
-    paths = cfg.get("dataset_path")
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    if not isinstance(paths, list) or not paths or not all(isinstance(p, (str, os.PathLike)) for p in paths):
-        raise ComponentConfigError("is required: a non-empty list of pool paths", key="dataset_path")
-    paths = [str(p) for p in paths]
-    if "metrics" not in cfg or cfg["metrics"] is None:
-        raise ComponentConfigError("is required: one metric (dict, number or JSON file) per pool", key="metrics")
-    metrics = cfg["metrics"]
-    if not isinstance(metrics, list):
-        metrics = [metrics]
-    if len(metrics) != len(paths):
-        raise ComponentConfigError(
-            f"has {len(metrics)} entries but dataset_path has {len(paths)}; they must be index-aligned",
-            key="metrics",
-        )
-    metrics = [_load_metric(m, i, p) for i, (m, p) in enumerate(zip(metrics, paths))]
-
-    keys = cfg.get("ranking_keys")
-    if isinstance(keys, str):
-        keys = [keys]
-    if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys)):
-        raise ComponentConfigError("must be a key or a list of keys", key="ranking_keys")
-    keys = keys or []
-
-    descending = cfg.get("descending", True)
-    if not isinstance(descending, bool):
-        raise ComponentConfigError(f"must be true or false, got {descending!r}", key="descending")
-    top_n = cfg.get("top_n")
-    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
-        raise ComponentConfigError(f"must be an integer >= 1, got {top_n!r}", key="top_n")
-
+def _sort_values(metrics: list, paths: list[str], keys: list[str]) -> list[tuple]:
+    """Per pool, the tuple of its ``ranking_keys`` values (or of its number when there are no keys)."""
     if keys:
         for m, p in zip(metrics, paths):
             if not isinstance(m, dict):
@@ -171,7 +138,45 @@ def rank_pools(cfg: dict) -> list[str]:
                 f"is required when metrics are dicts (the metric of pool {dicts[0]} is a dict)", key="ranking_keys"
             )
         values = [(m,) for m in metrics]
+    return values
 
+
+def rank_pools(cfg: dict) -> list[str]:
+    """Order ``dataset_path`` by ``metrics`` (see the module docstring); always returns a list."""
+    check_keys(cfg, SCHEMAS["data_pool_ranking"])
+    paths = cfg.get("dataset_path")
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise ComponentConfigError("is required: a non-empty list of pool paths", key="dataset_path")
+    paths = [str(p) for p in paths]
+    if "metrics" not in cfg or cfg["metrics"] is None:
+        raise ComponentConfigError("is required: one metric (dict, number or JSON file) per pool", key="metrics")
+    metrics = cfg["metrics"]
+    if not isinstance(metrics, list):
+        metrics = [metrics]
+    if len(metrics) != len(paths):
+        raise ComponentConfigError(
+            f"has {len(metrics)} entries but dataset_path has {len(paths)}; they must be index-aligned",
+            key="metrics",
+        )
+    metrics = [_load_metric(m, i, p) for i, (m, p) in enumerate(zip(metrics, paths))]
+
+    keys = cfg.get("ranking_keys")
+    if isinstance(keys, str):
+        keys = [keys]
+    if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys)):
+        raise ComponentConfigError("must be a key or a list of keys", key="ranking_keys")
+    keys = keys or []
+
+    descending = cfg.get("descending", True)
+    if not isinstance(descending, bool):
+        raise ComponentConfigError(f"must be true or false, got {descending!r}", key="descending")
+    top_n = cfg.get("top_n")
+    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
+        raise ComponentConfigError(f"must be an integer >= 1, got {top_n!r}", key="top_n")
+
+    values = _sort_values(metrics, paths, keys)
     order = sorted(
         range(len(paths)), key=functools.cmp_to_key(lambda a, b: _compare(values[a], values[b], descending))
     )
