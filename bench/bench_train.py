@@ -79,7 +79,7 @@ def plain_loop(cfg: dict, stream, vocab: int, eos: int, threads: int, seed: int)
     return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
-def main(argv=None) -> int:
+def _args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=100_000, help="training tokens per run (default 100k)")
     ap.add_argument("--repeats", type=int, default=2, help="interleaved runs per side (default 2)")
@@ -87,58 +87,59 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", default="gpt2", choices=["gpt2", "llama"])
     ap.add_argument("--data", help="jsonl(.gz) with a 'text' key (default: synthetic text)")
     ap.add_argument("--json", help="also write the results to this JSON file")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    t_import = time.perf_counter()
-    import torch  # noqa: F401
 
+def _data(args, tmp: Path, cfg: dict, import_s: float):
+    """(training file, tokenizer path, tokenizer, token stream), with the data and model line printed."""
     from juicer_sandbox.io import write_jsonl
-    from juicer_sandbox.models.tokenizer import eos_id, iter_texts, load_tokenizer, train_tokenizer
     from juicer_sandbox.models.token_stream import tokenize_file
+    from juicer_sandbox.models.tokenizer import iter_texts, load_tokenizer, train_tokenizer
+
+    if args.data:
+        data = Path(args.data)
+        texts = iter_texts(data)
+    else:
+        data = tmp / "train.jsonl"
+        docs = synthetic_docs(3000)
+        write_jsonl(data, ({"text": t} for t in docs))
+        texts = docs
+    t0 = time.perf_counter()
+    tok_path = train_tokenizer(texts, 2048, tmp / "tokenizer.json")
+    tok_s = time.perf_counter() - t0
+    tok = load_tokenizer(tok_path)
+    stream, n_docs, _ = tokenize_file(data, tok)
+    print(f"data: {data.name if args.data else 'synthetic'} {n_docs} docs, {len(stream):,} tokens; "
+          f"BPE vocab {tok.get_vocab_size()} trained in {tok_s:.1f}s; imports {import_s:.1f}s", file=sys.stderr)
+    print(f"model: {cfg['arch']} {cfg['n_layer']}L d{cfg['d_model']} h{cfg['n_head']} ctx {cfg['context']} "
+          f"batch {cfg['batch_size']}, {args.tokens:,} tokens/run, {args.threads} thread(s), "
+          f"load avg {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    return data, tok_path, tok, stream
+
+
+def _interleaved(args, cfg: dict, tmp: Path, data: Path, tok_path, tok, stream) -> dict:
+    """plain loop, train_lm, plain loop, ...: per-run tokens per second (wall and CPU) of each side."""
+    from juicer_sandbox.models.tokenizer import eos_id
     from juicer_sandbox.models.train import train_lm
-    from juicer_sandbox.models.trainer_config import validate_trainer_cfg
 
-    import_s = time.perf_counter() - t_import
-    cfg = validate_trainer_cfg({"arch": args.arch, "max_tokens": args.tokens, "checkpoint_every": 10_000})
+    runs = {"plain": [], "ours": [], "plain_cpu": [], "ours_cpu": [], "walls": []}
+    for r in range(args.repeats):
+        tps, cps = plain_loop(cfg, stream, tok.get_vocab_size(), eos_id(tok), args.threads, seed=0)
+        runs["plain"].append(tps)
+        runs["plain_cpu"].append(cps)
+        print(f"  run {r + 1}: plain loop {tps:8,.0f} tok/s  ({cps:8,.0f} tok/CPU-s)", file=sys.stderr)
+        m = train_lm(cfg, data, tmp / f"run{r}", tok_path, threads=args.threads, seed=0, progress=False)
+        runs["ours"].append(m["tokens_per_second_this_run"])
+        runs["ours_cpu"].append(m["tokens_per_cpu_second_this_run"])
+        runs["walls"].append(m["wall_seconds"])
+        print(f"  run {r + 1}: train_lm   {runs['ours'][-1]:8,.0f} tok/s  ({runs['ours_cpu'][-1]:8,.0f} tok/CPU-s); "
+              f"wall {m['wall_seconds']:.1f}s incl. tokenise {m['tokenize_seconds']:.1f}s and outputs",
+              file=sys.stderr)
+    return runs
 
-    with tempfile.TemporaryDirectory(prefix="bench_train.") as tmp:
-        tmp = Path(tmp)
-        if args.data:
-            data = Path(args.data)
-            texts = iter_texts(data)
-        else:
-            data = tmp / "train.jsonl"
-            docs = synthetic_docs(3000)
-            write_jsonl(data, ({"text": t} for t in docs))
-            texts = docs
-        t0 = time.perf_counter()
-        tok_path = train_tokenizer(texts, 2048, tmp / "tokenizer.json")
-        tok_s = time.perf_counter() - t0
-        tok = load_tokenizer(tok_path)
-        stream, n_docs, _ = tokenize_file(data, tok)
-        vocab = tok.get_vocab_size()
-        print(f"data: {data.name if args.data else 'synthetic'} {n_docs} docs, {len(stream):,} tokens; "
-              f"BPE vocab {vocab} trained in {tok_s:.1f}s; imports {import_s:.1f}s", file=sys.stderr)
-        print(f"model: {cfg['arch']} {cfg['n_layer']}L d{cfg['d_model']} h{cfg['n_head']} ctx {cfg['context']} "
-              f"batch {cfg['batch_size']}, {args.tokens:,} tokens/run, {args.threads} thread(s), "
-              f"load avg {os.getloadavg()[0]:.2f}", file=sys.stderr)
 
-        plain, ours, plain_cpu, ours_cpu, walls = [], [], [], [], []
-        for r in range(args.repeats):
-            tps, cps = plain_loop(cfg, stream, vocab, eos_id(tok), args.threads, seed=0)
-            plain.append(tps)
-            plain_cpu.append(cps)
-            print(f"  run {r + 1}: plain loop {tps:8,.0f} tok/s  ({cps:8,.0f} tok/CPU-s)", file=sys.stderr)
-            out = tmp / f"run{r}"
-            m = train_lm(cfg, data, out, tok_path, threads=args.threads, seed=0, progress=False)
-            ours.append(m["tokens_per_second_this_run"])
-            ours_cpu.append(m["tokens_per_cpu_second_this_run"])
-            walls.append(m["wall_seconds"])
-            print(f"  run {r + 1}: train_lm   {ours[-1]:8,.0f} tok/s  ({ours_cpu[-1]:8,.0f} tok/CPU-s); "
-                  f"wall {m['wall_seconds']:.1f}s incl. tokenise {m['tokenize_seconds']:.1f}s and outputs",
-                  file=sys.stderr)
-        load_after = os.getloadavg()[0]
-
+def _report(args, runs: dict, load_after: float) -> dict:
+    plain, ours, plain_cpu, ours_cpu = runs["plain"], runs["ours"], runs["plain_cpu"], runs["ours_cpu"]
     best_plain, best_ours = max(plain), max(ours)
     ratio = best_ours / best_plain
     ratio_cpu = max(ours_cpu) / max(plain_cpu)
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
         "train_lm_tokens_per_s": [round(x, 1) for x in ours],
         "plain_tokens_per_cpu_s": [round(x, 1) for x in plain_cpu],
         "train_lm_tokens_per_cpu_s": [round(x, 1) for x in ours_cpu],
-        "train_lm_wall_s": walls,
+        "train_lm_wall_s": runs["walls"],
         "best_plain_tokens_per_s": round(best_plain, 1),
         "best_train_lm_tokens_per_s": round(best_ours, 1),
         "ratio": round(ratio, 3),
@@ -164,6 +165,24 @@ def main(argv=None) -> int:
     print(f"ratio      : {ratio:10.3f} (wall)   {ratio_cpu:10.3f} (CPU)   "
           f"target >= 0.8: {'OK' if ratio >= 0.8 else 'BELOW TARGET'}; load avg {load_after:.2f}"
           + ("  [busy machine: wall numbers are noisy, compare the CPU ratio]" if load_after > 1.5 else ""))
+    return result
+
+
+def main(argv=None) -> int:
+    args = _args(argv)
+    t_import = time.perf_counter()
+    import torch  # noqa: F401
+
+    from juicer_sandbox.models.trainer_config import validate_trainer_cfg
+
+    import_s = time.perf_counter() - t_import
+    cfg = validate_trainer_cfg({"arch": args.arch, "max_tokens": args.tokens, "checkpoint_every": 10_000})
+    with tempfile.TemporaryDirectory(prefix="bench_train.") as tmp:
+        tmp = Path(tmp)
+        data, tok_path, tok, stream = _data(args, tmp, cfg, import_s)
+        runs = _interleaved(args, cfg, tmp, data, tok_path, tok, stream)
+        load_after = os.getloadavg()[0]
+    result = _report(args, runs, load_after)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
