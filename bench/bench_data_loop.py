@@ -388,7 +388,7 @@ def _compare_thresholds(a: dict, b: dict) -> list[str]:
     return diffs
 
 
-def main(argv=None) -> int:
+def _args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=20000, help="docs in the corpus (default 20000)")
     ap.add_argument("--repeat", type=int, default=1, help="rounds, sides alternating (default 1)")
@@ -407,6 +407,106 @@ def main(argv=None) -> int:
                     help="also time the baseline with our jobs' DJ settings (no cache/monitor/tracer, no plots)")
     ap.add_argument("--_baseline", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    return args
+
+
+def _write_recipe(tmp: Path, corpus: Path) -> tuple[Path, dict]:
+    import yaml
+
+    recipe = yaml.safe_load(RECIPE.read_text())
+    recipe["dataset_path"] = str(corpus)
+    recipe["export_path"] = str(tmp / "recipe_exports" / "processed.jsonl")
+    # the repo's word list, by absolute path: Data-Juicer alone would resolve it against the
+    # temp dir (and then try to download the list)
+    for op in recipe.get("process") or []:
+        for args_ in op.values():
+            if isinstance(args_, dict) and args_.get("stopwords_dir"):
+                args_["stopwords_dir"] = str(ROOT / args_["stopwords_dir"])
+    recipe_path = tmp / "text_filters.yaml"
+    recipe_path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return recipe_path, recipe
+
+
+def _print_run(name: str, res: dict) -> None:
+    if name == "ours":
+        print(f"  {res['wall']:.1f} s; jobs " + ", ".join(f"{k} {v:.1f}" for k, v in res["jobs"].items())
+              + f" (outside jobs: {res['wall'] - sum(res['jobs'].values()):.1f})"
+              + f"; no-op rerun {res['noop']:.2f} s"
+              + ("" if res["noop_ok"] else " (NOT 'Nothing to be done')")
+              + f"; snakemake -n {res['plan']:.2f} s", flush=True)
+        for reason in res.get("noop_reasons", []):
+            print(f"    rerun {reason[:300]}")
+    else:
+        print(f"  {res['wall']:.1f} s; " + ", ".join(f"{k} {v:.1f}" for k, v in res["times"].items()),
+              flush=True)
+
+
+def _rounds(args, tmp: Path, recipe_path: Path) -> dict[str, list[dict]]:
+    """Every side once per round, the order alternating between rounds."""
+    sides = [("baseline", lambda tag: run_baseline(tmp, tag, recipe_path, args.k, False)),
+             ("ours", lambda tag: run_ours(tmp, tag, recipe_path, args.k, args.all_bounds, args.cores))]
+    if args.lean_baseline:
+        sides.insert(1, ("baseline-lean", lambda tag: run_baseline(tmp, tag, recipe_path, args.k, True)))
+    results: dict[str, list[dict]] = {name: [] for name, _ in sides}
+    for r in range(args.repeat):
+        order = sides if r % 2 == 0 else sides[::-1]
+        for name, fn in order:
+            tag = f"{name}_{r}"
+            print(f"[round {r + 1}/{args.repeat}] {name} ... ({_load()})", flush=True)
+            res = fn(tag)
+            results[name].append(res)
+            if not res.get("failed"):
+                _print_run(name, res)
+    return results
+
+
+def _med(rows, key):
+    vals = [x[key] for x in rows if x.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _table(results: dict[str, list[dict]], base: list[dict], ours: list[dict]) -> None:
+    med = _med
+    print("\n| side | wall s (median) | all runs s | probe | refine | process | analyze | samples "
+          "raw -> processed -> analyzed |")
+    print("|---|---:|---|---:|---:|---:|---:|---|")
+    for name, rows in results.items():
+        ok = [x for x in rows if not x.get("failed")]
+        if not ok:
+            print(f"| {name} | FAILED | | | | | | |")
+            continue
+        stages = ok[0].get("times") or ok[0].get("jobs")
+        counts = f"{ok[0]['n_probe']} -> {ok[0]['n_processed']} -> {ok[0]['n_eval']}"
+        print(f"| {name} | {med(ok, 'wall'):.1f} | {' '.join(format(x['wall'], '.1f') for x in ok)} | "
+              f"{_fmt(stages.get('probe'))} | {_fmt(stages.get('refine'), '.2f')} | "
+              f"{_fmt(stages.get('process'))} | {_fmt(stages.get('analyze'))} | {counts} |")
+    print("(baseline stages are in-process; its wall also includes interpreter start and DJ import "
+          f"({_fmt(base[0]['times']['import']) if base else '-'} s). Ours: per-job wall_s from summary.json; "
+          "its wall also includes Snakemake start-up, scheduling, each job's process start and the summary"
+          + (f": median {statistics.median(x['wall'] - sum(x['jobs'].values()) for x in ours):.1f} s outside the jobs)" if ours else ")"))
+
+
+def _comparison(args, results: dict[str, list[dict]], base: list[dict], ours: list[dict]) -> None:
+    med = _med
+    ratio = med(ours, "wall") / med(base, "wall")
+    print(f"\nours / baseline wall: {ratio:.2f}  (target <= 0.5)")
+    if args.lean_baseline:
+        lean = [x for x in results["baseline-lean"] if not x.get("failed")]
+        if lean:
+            print(f"ours / baseline-lean wall: {med(ours, 'wall') / med(lean, 'wall'):.2f}")
+    print(f"no-op rerun: {med(ours, 'noop'):.2f} s  (target <= 3 s)"
+          + ("" if all(x["noop_ok"] for x in ours) else "  WARNING: a rerun did work"))
+    print(f"snakemake -n (plan, fresh dir): {med(ours, 'plan'):.2f} s")
+    b, o = base[0], ours[0]
+    print(f"samples: baseline {b['n_probe']} -> {b['n_processed']} -> {b['n_eval']}; "
+          f"ours {o['n_probe']} -> {o['n_processed']} -> {o['n_eval']}; "
+          f"processed differ by {o['n_processed'] - b['n_processed']:+d}")
+    diffs = _compare_thresholds(b["thresholds"], o["thresholds"])
+    print("refined thresholds: " + ("identical" if not diffs else "; ".join(diffs)))
+
+
+def main(argv=None) -> int:
+    args = _args(argv)
     if args._baseline:
         return baseline_child(args._baseline)
     if args.data is not None and not Path(args.data).is_file():
@@ -416,50 +516,13 @@ def main(argv=None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_data_loop."))
     try:
-        import yaml
-
         corpus = tmp / "data" / "docs.jsonl.gz"
         what = prepare_corpus(args, corpus)
-        recipe = yaml.safe_load(RECIPE.read_text())
-        recipe["dataset_path"] = str(corpus)
-        recipe["export_path"] = str(tmp / "recipe_exports" / "processed.jsonl")
-        # the repo's word list, by absolute path: Data-Juicer alone would resolve it against the
-        # temp dir (and then try to download the list)
-        for op in recipe.get("process") or []:
-            for args_ in op.values():
-                if isinstance(args_, dict) and args_.get("stopwords_dir"):
-                    args_["stopwords_dir"] = str(ROOT / args_["stopwords_dir"])
-        recipe_path = tmp / "text_filters.yaml"
-        recipe_path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+        recipe_path, recipe = _write_recipe(tmp, corpus)
         print(f"corpus: {what}")
         print(f"recipe: {RECIPE.relative_to(ROOT)} (np {recipe.get('np')}), k = {args.k:g}; temp dir {tmp}")
         print(f"machine: {os.cpu_count()} CPUs, {_load()}")
-
-        sides = [("baseline", lambda tag: run_baseline(tmp, tag, recipe_path, args.k, False)),
-                 ("ours", lambda tag: run_ours(tmp, tag, recipe_path, args.k, args.all_bounds, args.cores))]
-        if args.lean_baseline:
-            sides.insert(1, ("baseline-lean", lambda tag: run_baseline(tmp, tag, recipe_path, args.k, True)))
-        results: dict[str, list[dict]] = {name: [] for name, _ in sides}
-        for r in range(args.repeat):
-            order = sides if r % 2 == 0 else sides[::-1]
-            for name, fn in order:
-                tag = f"{name}_{r}"
-                print(f"[round {r + 1}/{args.repeat}] {name} ... ({_load()})", flush=True)
-                res = fn(tag)
-                results[name].append(res)
-                if res.get("failed"):
-                    continue
-                if name == "ours":
-                    print(f"  {res['wall']:.1f} s; jobs " + ", ".join(f"{k} {v:.1f}" for k, v in res["jobs"].items())
-                          + f" (outside jobs: {res['wall'] - sum(res['jobs'].values()):.1f})"
-                          + f"; no-op rerun {res['noop']:.2f} s"
-                          + ("" if res["noop_ok"] else " (NOT 'Nothing to be done')")
-                          + f"; snakemake -n {res['plan']:.2f} s", flush=True)
-                    for reason in res.get("noop_reasons", []):
-                        print(f"    rerun {reason[:300]}")
-                else:
-                    print(f"  {res['wall']:.1f} s; " + ", ".join(f"{k} {v:.1f}" for k, v in res["times"].items()),
-                          flush=True)
+        results = _rounds(args, tmp, recipe_path)
         print(f"after: {_load()}")
 
         base = [x for x in results["baseline"] if not x.get("failed")]
@@ -469,44 +532,9 @@ def main(argv=None) -> int:
                   f"{base[0]['refine_error'][:200]})")
         elif base:
             print(f"\nbaseline k-sigma: {base[0]['refine_method']}")
-
-        def med(rows, key):
-            vals = [x[key] for x in rows if x.get(key) is not None]
-            return statistics.median(vals) if vals else None
-
-        print("\n| side | wall s (median) | all runs s | probe | refine | process | analyze | samples "
-              "raw -> processed -> analyzed |")
-        print("|---|---:|---|---:|---:|---:|---:|---|")
-        for name, rows in results.items():
-            ok = [x for x in rows if not x.get("failed")]
-            if not ok:
-                print(f"| {name} | FAILED | | | | | | |")
-                continue
-            stages = ok[0].get("times") or ok[0].get("jobs")
-            counts = f"{ok[0]['n_probe']} -> {ok[0]['n_processed']} -> {ok[0]['n_eval']}"
-            print(f"| {name} | {med(ok, 'wall'):.1f} | {' '.join(format(x['wall'], '.1f') for x in ok)} | "
-                  f"{_fmt(stages.get('probe'))} | {_fmt(stages.get('refine'), '.2f')} | "
-                  f"{_fmt(stages.get('process'))} | {_fmt(stages.get('analyze'))} | {counts} |")
-        print("(baseline stages are in-process; its wall also includes interpreter start and DJ import "
-              f"({_fmt(base[0]['times']['import']) if base else '-'} s). Ours: per-job wall_s from summary.json; "
-              "its wall also includes Snakemake start-up, scheduling, each job's process start and the summary"
-              + (f": median {statistics.median(x['wall'] - sum(x['jobs'].values()) for x in ours):.1f} s outside the jobs)" if ours else ")"))
+        _table(results, base, ours)
         if base and ours:
-            ratio = med(ours, "wall") / med(base, "wall")
-            print(f"\nours / baseline wall: {ratio:.2f}  (target <= 0.5)")
-            if args.lean_baseline:
-                lean = [x for x in results["baseline-lean"] if not x.get("failed")]
-                if lean:
-                    print(f"ours / baseline-lean wall: {med(ours, 'wall') / med(lean, 'wall'):.2f}")
-            print(f"no-op rerun: {med(ours, 'noop'):.2f} s  (target <= 3 s)"
-                  + ("" if all(x["noop_ok"] for x in ours) else "  WARNING: a rerun did work"))
-            print(f"snakemake -n (plan, fresh dir): {med(ours, 'plan'):.2f} s")
-            b, o = base[0], ours[0]
-            print(f"samples: baseline {b['n_probe']} -> {b['n_processed']} -> {b['n_eval']}; "
-                  f"ours {o['n_probe']} -> {o['n_processed']} -> {o['n_eval']}; "
-                  f"processed differ by {o['n_processed'] - b['n_processed']:+d}")
-            diffs = _compare_thresholds(b["thresholds"], o["thresholds"])
-            print("refined thresholds: " + ("identical" if not diffs else "; ".join(diffs)))
+            _comparison(args, results, base, ours)
     finally:
         if args.keep:
             print(f"kept {tmp}")
