@@ -85,6 +85,9 @@ class _Progress:
     stopped_early: bool = False
 
 
+# --------------------------------------------------------------------------------------------
+# DeepSpeed (CUDA only)
+
 
 def _load_deepspeed_cfg(ds) -> dict:
     if isinstance(ds, str):

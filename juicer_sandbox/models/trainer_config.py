@@ -59,7 +59,8 @@ TRAINER_SCHEMA: dict[str, Any] = {
         "log_every": {**_POS_INT, "default": 10, "description": "steps between plain progress lines"},
         "deepspeed": {"type": ["object", "string", "null"], "default": None,
                       "description": "DeepSpeed config (dict or JSON path); "
-                                     "used only with CUDA and deepspeed installed, else ignored with a warning"},
+                                     "used only with CUDA and deepspeed installed, else ignored with a warning; "
+                                     "DeepSpeed runs do not checkpoint or resume (its checkpoints are pickles)"},
     },
 }
 
