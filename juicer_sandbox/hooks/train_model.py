@@ -1,4 +1,4 @@
-"""TrainModelHook: `causal_lm` (tiny LM, fixed token budget) or `bpe_tokenizer` (components/model_components.py)."""
+"""TrainModelHook: `causal_lm` (tiny LM, fixed token budget) or `bpe_tokenizer` (components/model_factories.py)."""
 from __future__ import annotations
 
 from .runner import Result, Run

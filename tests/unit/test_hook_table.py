@@ -57,4 +57,4 @@ def test_editing_a_trainer_reruns_training_only(tmp_path, monkeypatch):
     assert "train_model" in changed
     assert not changed & {"probe_via_analyzer", "process_data", "refine_via_ksigma"}
     assert "juicer_sandbox.models.train" in fingerprint.code_modules(
-        ("juicer_sandbox.hooks.train_model", "juicer_sandbox.components.model_components"), edited)
+        ("juicer_sandbox.hooks.train_model", "juicer_sandbox.components.model_factories"), edited)
