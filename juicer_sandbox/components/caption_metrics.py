@@ -165,8 +165,11 @@ def find_meteor_jar(configured: str | None = None) -> str:
         return configured
     import importlib.util
 
-    spec = importlib.util.find_spec("pycocoevalcap")
-    jar = Path(spec.origin).parent / "meteor" / "meteor-1.5.jar" if spec and spec.origin else None
+    try:  # pycocoevalcap is a namespace package: locate its meteor module
+        spec = importlib.util.find_spec("pycocoevalcap.meteor.meteor")
+    except ModuleNotFoundError:
+        spec = None
+    jar = Path(spec.origin).parent / "meteor-1.5.jar" if spec and spec.origin else None
     if jar is None or not jar.is_file():
         raise SandboxError("METEOR needs the METEOR 1.5 jar: `pip install pycocoevalcap` (it ships the jar) or set "
                            "extra_configs.meteor_jar; or leave METEOR out of extra_configs.metrics to skip it")

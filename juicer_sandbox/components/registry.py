@@ -28,10 +28,12 @@ FACTORIES: dict[str, Factory] = {
                                   ("juicer_sandbox.components.experiment", "PROBES"))),
         Factory("general_data_executor", (("juicer_sandbox.components.convert", "CONVERTERS"),)),
         Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
-                                   ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"))),
+                                   ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"),
+                                   ("juicer_sandbox.components.caption_metrics", "DATA_EVALUATORS"))),
         Factory("model_train", (("juicer_sandbox.components.model_components", "TRAINERS"),)),
         Factory("model_infer", (("juicer_sandbox.components.model_components", "INFERENCERS"),)),
-        Factory("model_evaluator", (("juicer_sandbox.components.model_components", "MODEL_EVALUATORS"),)),
+        Factory("model_evaluator", (("juicer_sandbox.components.model_components", "MODEL_EVALUATORS"),
+                                    ("juicer_sandbox.components.caption_metrics", "MODEL_EVALUATORS"))),
     ]
 }
 
