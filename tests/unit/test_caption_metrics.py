@@ -26,6 +26,20 @@ REFERENCE_SCORES = {
     "Bleu_4": 0.5013449426239818, "METEOR": 0.34716153964960883, "ROUGE_L": 0.7099696595271435,
     "CIDEr": 2.1974100685736198,
 }
+TOKENIZER_CASES = [  # expected outputs are the Java PTBTokenizer's (CoreNLP 3.4.1, -preserveLines -lowerCase)
+    ("A man riding a wave on top of a surfboard.", "a man riding a wave on top of a surfboard ."),
+    ("Two dogs don't like the cat's toy, can't they?", "two dogs do n't like the cat 's toy , ca n't they ?"),
+    ('The "big" bus (red) is nice...', "the `` big '' bus -lrb- red -rrb- is nice ..."),
+    ("3.5 kids, 1,000 birds at 5:30 p.m. U.S. Mr. Smith", "3.5 kids , 1,000 birds at 5:30 p.m. u.s. mr. smith"),
+    ("I'm we're they'll she'd you've cannot gonna", "i 'm we 're they 'll she 'd you 've can not gon na"),
+    ("don’t “curly” — dash … end", "do n't `` curly '' -- dash ... end"),
+    ("cost $5.00 or £3 or 50% off", "cost $ 5.00 or # 3 or 50 % off"),
+    ("AT&T at&t x*y c\\d a=b", "at&t at & t x * y c \\ d a = b"),
+    ("hello!!! wow?! the dogs' bowls", "hello !!! wow ?! the dogs ' bowls"),
+    ("word.another the end. 1.5. co.", "word.another the end . 1.5 . co."),
+    ("black-and-white e-mail a/b '90s 3rd", "black-and-white e-mail a/b '90s 3rd"),
+    ("Fred L. and Rev. Jones: a.m. __init__ **kw", "fred l. and rev. jones : a.m. __ init __ ** kw"),
+]
 REFERENCE_CIDER_EACH = [3.149369011085, 2.361054098154, 2.07884693724, 2.19860150097, 1.871426120194,
                         2.387917253462, 2.694279214482, 2.743008094511, 0.003216993877, 2.486381461761]
 
@@ -97,7 +111,7 @@ data = json.load(sys.stdin)
 tok = PTBTokenizer()
 gts = tok.tokenize({k: [{"caption": c} for c in v] for k, v in data["refs"].items()})
 res = tok.tokenize({k: [{"caption": data["preds"][k]}] for k in data["refs"]})
-out = {"gts": gts, "res": res}
+out = {"gts": gts, "res": res, "texts": tok.tokenize({str(i): [{"caption": t}] for i, t in enumerate(data["texts"])})}
 b, bi = Bleu(4).compute_score(gts, res, verbose=0)
 for k in range(4):
     out[f"Bleu_{k+1}"] = [b[k], bi[k]]
@@ -120,13 +134,15 @@ def _oracle_python() -> str | None:
 @pytest.mark.skipif(_oracle_python() is None, reason="pycocoevalcap is not installed (pip install pycocoevalcap, or "
                     "set PYCOCOEVALCAP_PYTHON to a Python that has it)")
 def test_equal_to_pycocoevalcap_live():
-    data = json.dumps({"refs": REFERENCES, "preds": PREDICTIONS})
+    texts = [text for text, _ in TOKENIZER_CASES]
+    data = json.dumps({"refs": REFERENCES, "preds": PREDICTIONS, "texts": texts})
     proc = subprocess.run([_oracle_python(), "-c", _ORACLE], input=data, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     ref = json.loads(proc.stdout.strip().splitlines()[-1])
     for key in REFERENCES:  # the Python tokenizer gives the Java tokenizer's output on every caption
         assert [tokenize_caption(c) for c in REFERENCES[key]] == ref["gts"][key]
         assert [tokenize_caption(PREDICTIONS[key])] == ref["res"][key]
+    assert [tokenize_caption(t) for t in texts] == [ref["texts"][str(i)][0] for i in range(len(texts))]
     scores, per_image = score_captions(REFERENCES, PREDICTIONS, ALL_METRICS, meteor_jar=ref["jar"])
     for name in ALL_METRICS:  # METEOR is the same jar, so the same tolerance holds
         corpus, each = ref[name]
@@ -147,19 +163,7 @@ def test_meteor_without_jar_or_java_is_an_error(tmp_path, monkeypatch):
 
 
 # -- tokenizer ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,tokens", [  # expected outputs are the Java PTBTokenizer's (CoreNLP 3.4.1)
-    ("A man riding a wave on top of a surfboard.", "a man riding a wave on top of a surfboard ."),
-    ("Two dogs don't like the cat's toy, can't they?", "two dogs do n't like the cat 's toy , ca n't they ?"),
-    ('The "big" bus (red) is nice...', "the `` big '' bus -lrb- red -rrb- is nice ..."),
-    ("3.5 kids, 1,000 birds at 5:30 p.m. U.S. Mr. Smith", "3.5 kids , 1,000 birds at 5:30 p.m. u.s. mr. smith"),
-    ("I'm we're they'll she'd you've cannot gonna", "i 'm we 're they 'll she 'd you 've can not gon na"),
-    ("don’t “curly” — dash … end", "do n't `` curly '' -- dash ... end"),
-    ("cost $5.00 or £3 or 50% off", "cost $ 5.00 or # 3 or 50 % off"),
-    ("AT&T at&t x*y c\\d a=b", "at&t at & t x * y c \\ d a = b"),
-    ("hello!!! wow?! the dogs' bowls", "hello !!! wow ?! the dogs ' bowls"),
-    ("word.another the end. 1.5. co.", "word.another the end . 1.5 . co."),
-    ("black-and-white e-mail a/b '90s 3rd", "black-and-white e-mail a/b '90s 3rd"),
-])
+@pytest.mark.parametrize("text,tokens", TOKENIZER_CASES)
 def test_ptb_tokens(text, tokens):
     assert " ".join(ptb_tokens(text)) == tokens
 

@@ -16,8 +16,8 @@ _REPO = Path(__file__).resolve().parents[2]
 # ../shared next to the checkout (/work/main); a helper's worktree (/work/wt/<name>) looks one level further up
 _CANDIDATES = [Path(os.environ["JUICER_SANDBOX_SHARED"])] if os.environ.get("JUICER_SANDBOX_SHARED") else \
     [_REPO.parent / "shared", _REPO.parent.parent / "shared"]
-DEMOS = next((c / "reference/dj_original/demos/data" for c in _CANDIDATES
-              if (c / "reference/dj_original/demos/data").is_dir()), _CANDIDATES[0] / "reference/dj_original/demos/data")
+_SUB = "reference/dj_original/demos/data"
+DEMOS = next((c / _SUB for c in _CANDIDATES if (c / _SUB).is_dir()), _CANDIDATES[0] / _SUB)
 needs_demos = pytest.mark.skipif(not DEMOS.is_dir(), reason=f"the original's demo data is not at {DEMOS} "
                                  "(../shared/reference/dj_original; or set JUICER_SANDBOX_SHARED)")
 MEDIA = DEMOS.parent.parent / "tests" / "ops" / "data"
@@ -154,7 +154,8 @@ def test_llava_dj_llava_round_trip(tmp_path):
 
 def test_llava_values_dj_cannot_hold_are_refused(tmp_path):
     src = tmp_path / "bad.jsonl"
-    row = {"id": 1, "conversations": [{"from": "human", "value": "x\n[[gpt]]: injected"}, {"from": "gpt", "value": "y"}]}
+    row = {"id": 1, "conversations": [{"from": "human", "value": "x\n[[gpt]]: injected"},
+                                      {"from": "gpt", "value": "y"}]}
     src.write_text(json.dumps(row) + "\n")
     with pytest.raises(SandboxError, match=r"bad.jsonl:1: conversations\[0\]: a turn holds"):
         llava_to_dj({"dataset_path": str(src), "export_path": str(tmp_path / "e")})
