@@ -203,3 +203,19 @@ def test_dj_to_llava_turn_layout_edge_cases(tmp_path):
     src.write_text(json.dumps({"text": "hello\n[[human]]: q\n[[gpt]]: a"}) + "\n")
     with pytest.raises(SandboxError, match=r"d.jsonl:1: 'text' has text before its first"):
         dj_to_llava({"dataset_path": str(src), "export_path": str(tmp_path / "e")})
+
+
+def test_dj_llava_dj_round_trip(tmp_path):
+    rows = [{"id": "a", "images": ["/m/1.jpg"], "__dj__stats__": {"image_width": [640]},
+             "text": "[[human]]: <__dj__image>\nWhat is this?\n[[gpt]]: A cat.\n[[human]]: Sure?\n[[gpt]]: Yes."
+                     " <|__dj__eoc|>"},
+            {"id": "b", "images": ["/m/1.jpg", "/m/2.jpg"], "videos": ["/m/v.mp4"],
+             "text": "[[human]]: <__dj__image> and <__dj__image>, then <__dj__video>\n[[gpt]]: Two photos, a clip."
+                     " <|__dj__eoc|>"}]
+    src = tmp_path / "dj.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    [ll] = dj_to_llava({"dataset_path": str(src), "export_path": str(tmp_path / "ll")})
+    assert _rows(ll)[1]["image"] == ["/m/1.jpg", "/m/2.jpg"] and _rows(ll)[1]["video"] == "/m/v.mp4"
+    assert _rows(ll)[1]["conversations"][0]["value"] == "<image> and <image>, then <video>"
+    [back] = llava_to_dj({"dataset_path": ll, "export_path": str(tmp_path / "dj")})
+    assert _rows(back) == rows
