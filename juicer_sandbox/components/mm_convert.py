@@ -240,8 +240,16 @@ def llava_to_dj(cfg: dict) -> list[str]:
     return outputs
 
 
+def _drop_eoc(text: str) -> str:
+    """``text`` without the ``" <|__dj__eoc|>"`` (or bare ``<|__dj__eoc|>``) that ends it."""
+    for suffix in (f" {EOC}", EOC):
+        if text.endswith(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
 def _dj_turns(where: str, text: str, prompt: str | None) -> list[tuple[str, str]]:
-    body = text[: -len(EOC)].rstrip(" ") if text.endswith(EOC) else text
+    body = _drop_eoc(text)
     pieces = _TURN.split(body)
     if len(pieces) == 1:  # a plain caption, no turns
         if prompt is None:
@@ -253,7 +261,7 @@ def _dj_turns(where: str, text: str, prompt: str | None) -> list[tuple[str, str]
         raise SandboxError(f"{where}: 'text' has text before its first '[[role]]: ' turn: {pieces[0][:60]!r}")
     turns = []
     for role, value in zip(pieces[1::2], pieces[2::2]):
-        value = value[: -len(EOC)].rstrip(" ") if value.endswith(EOC) else value
+        value = _drop_eoc(value)
         turns.append((role, value.replace(f" {EOC}\n", "\n").replace(EOC, "")))
     return turns
 

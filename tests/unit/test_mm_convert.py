@@ -122,7 +122,7 @@ LLAVA = [
         {"from": "gpt", "value": "The back of the bus features an advertisement.\nIt is large."}]},
     {"id": 7, "image": ["a.jpg", "b.jpg"], "source": "mine", "conversations": [
         {"from": "human", "value": "Image-1: <image>\nImage-2: <image>\nCompare them."},
-        {"from": "gpt", "value": "The first is darker."}]},
+        {"from": "gpt", "value": "The first is darker.  "}]},
     {"id": "text-only", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]},
     {"id": "vid", "video": "clips/v1.mp4", "conversations": [
         {"from": "human", "value": "<video>\nWhat happens?"}, {"from": "gpt", "value": "A man runs."}]},
