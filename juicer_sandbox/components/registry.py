@@ -26,12 +26,15 @@ FACTORIES: dict[str, Factory] = {
         Factory("data_pool_manipulator", (("juicer_sandbox.components.pools", "MANIPULATORS"),)),
         Factory("general_probe", (("juicer_sandbox.components.ranking", "PROBES"),
                                   ("juicer_sandbox.components.experiment", "PROBES"))),
-        Factory("general_data_executor", (("juicer_sandbox.components.convert", "CONVERTERS"),)),
+        Factory("general_data_executor", (("juicer_sandbox.components.convert", "CONVERTERS"),
+                                          ("juicer_sandbox.components.mm_convert", "CONVERTERS"))),
         Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
-                                   ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"))),
+                                   ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"),
+                                   ("juicer_sandbox.components.caption_metrics", "DATA_EVALUATORS"))),
         Factory("model_train", (("juicer_sandbox.components.model_factories", "TRAINERS"),)),
         Factory("model_infer", (("juicer_sandbox.components.model_factories", "INFERENCERS"),)),
-        Factory("model_evaluator", (("juicer_sandbox.components.model_factories", "MODEL_EVALUATORS"),)),
+        Factory("model_evaluator", (("juicer_sandbox.components.model_factories", "MODEL_EVALUATORS"),
+                                    ("juicer_sandbox.components.caption_metrics", "MODEL_EVALUATORS"))),
     ]
 }
 
