@@ -7,6 +7,7 @@ torch/transformers are imported inside the functions, so listing the registry is
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -103,7 +104,11 @@ def infer_api(cfg: dict, run) -> list[str]:
         rows, base_url=cfg.get("base_url"), model=cfg["model"], api_key=cfg.get("api_key"),
         prompt_key=cfg.get("prompt_key", "text"), out_key=cfg.get("infer_res_key", "response"),
         max_tokens=cfg.get("max_tokens", 256), max_retries=cfg.get("max_retry_num", 3),
-        system_prompt=cfg.get("system_prompt"), timeout=cfg.get("timeout", 60)))
+        system_prompt=cfg.get("system_prompt"), timeout=cfg.get("timeout", 60),
+        api_key_env=cfg.get("api_key_env"), concurrency=cfg.get("concurrency", 4), deadline=cfg.get("deadline"),
+        partial_path=run.scratch / "api_answers.jsonl",  # kept across reruns: a rerun asks only missing rows
+        progress=lambda done, total: logging.getLogger("juicer_sandbox").info("%s: %d/%d answers", run.job_id,
+                                                                              done, total)))
 
 
 # -- model evaluation ----------------------------------------------------------------------------
@@ -139,7 +144,12 @@ SCHEMAS = {
                     "api_key": {"type": ["string", "null"]}, "prompt_key": {"type": "string"},
                     "infer_res_key": {"type": "string"}, "max_tokens": {"type": "integer", "minimum": 1},
                     "max_retry_num": {"type": "integer", "minimum": 0}, "system_prompt": {"type": ["string", "null"]},
-                    "timeout": {"type": "number", "exclusiveMinimum": 0}}, ["dataset_path", "model"]),
+                    "timeout": {"type": "number", "exclusiveMinimum": 0},
+                    "api_key_env": {"type": ["string", "null"], "description": "env var holding the key"},
+                    "concurrency": {"type": "integer", "minimum": 1, "description": "requests in flight"},
+                    "deadline": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                                 "description": "seconds per request, retries included"}},
+                   ["dataset_path", "model"]),
     "lm_loss": _schema({"model_path": _PATH, "val_path": _PATHS, "text_key": {"type": "string"},
                         "max_tokens": {"type": ["integer", "null"], "minimum": 1},
                         "arm": {"type": ["string", "null"]}, "seed": {"type": ["integer", "null"]},

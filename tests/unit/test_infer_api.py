@@ -60,7 +60,8 @@ def api():
 def test_requests_and_answers(api):
     rows = [{"q": "hello", "id": 1}, {"q": [{"role": "user", "content": "hi there"}], "id": 2}]
     out = generate_api(rows, base_url=api.base_url, model="tiny", api_key="sk-test", prompt_key="q",
-                       out_key="ans", max_tokens=7, temperature=0.0, system_prompt="be brief", timeout=5)
+                       out_key="ans", max_tokens=7, temperature=0.0, system_prompt="be brief", timeout=5,
+                       concurrency=1)
     assert [r["ans"] for r in out] == ["echo: hello", "echo: hi there"]
     assert [r["id"] for r in out] == [1, 2] and "ans" not in rows[0]
     first = api.requests[0]

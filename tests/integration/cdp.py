@@ -1,0 +1,144 @@
+"""A small Chrome DevTools Protocol client: headless Chromium, console errors, clicks, screenshots.
+
+Used by the report test to load a Snakemake HTML report the way a person does (a real browser
+running the report's JavaScript) and to see what they would see: uncaught exceptions
+(``Runtime.exceptionThrown``), ``console.error`` calls, browser log errors, and the page as PNG.
+Only the standard library and ``websockets`` (already in the lock) are used. Chromium is started
+with the flags that keep it off the network (the report is one offline file).
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from websockets.sync.client import connect
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-extensions", "--hide-scrollbars", "--window-size=1400,1000"]
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+class Browser:
+    """One headless Chromium with one page; ``errors`` collects every console/JS error seen."""
+
+    def __init__(self, executable: str, start_timeout: float = 60.0):
+        self.profile = tempfile.mkdtemp(prefix="cdp-profile-")
+        self.proc = subprocess.Popen([executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
+                                      "--remote-debugging-port=0", "about:blank"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + start_timeout
+        while not port_file.exists() or not port_file.read_text().strip():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"chromium did not start ({executable})")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+            pages = [t for t in json.load(resp) if t.get("type") == "page"]
+        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=20)
+        self.ids = itertools.count(1)
+        self.errors: list[str] = []
+        self.events: list[dict] = []
+        for domain in ("Runtime", "Log", "Page"):
+            self.call(f"{domain}.enable")
+
+    # -- protocol
+    def _on_event(self, msg: dict) -> None:
+        method, params = msg.get("method"), msg.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            d = params["exceptionDetails"]
+            self.errors.append("exception: " + (d.get("exception", {}).get("description") or d.get("text", "")))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            args = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+            self.errors.append(f"console.{params['type']}: {args}")
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            self.errors.append(f"log: {params['entry'].get('text')} ({params['entry'].get('url', '')})")
+        self.events.append(msg)
+
+    def call(self, method: str, timeout: float = 60.0, **params) -> dict:
+        msg_id = next(self.ids)
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if msg.get("id") == msg_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self._on_event(msg)
+
+    def pump(self, seconds: float) -> None:
+        """Let the page run for a while, collecting events (React renders asynchronously)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                self._on_event(json.loads(self.ws.recv(timeout=left)))
+            except TimeoutError:
+                break
+
+    # -- page helpers
+    def open(self, url: str, settle: float = 1.5) -> None:
+        self.events.clear()
+        self.call("Page.navigate", url=url)
+        deadline = time.monotonic() + 60
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not load")
+            self._on_event(json.loads(self.ws.recv(timeout=60)))
+        self.pump(settle)
+
+    def js(self, expression: str):
+        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"evaluating {expression[:80]!r}: {res['exceptionDetails'].get('text')}")
+        return res.get("result", {}).get("value")
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        try:
+            if getattr(self, "ws", None):
+                self.ws.close()
+        finally:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+    def __enter__(self) -> "Browser":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def artifact_dir(name: str) -> Path:
+    """Where screenshots go: $TEST_ARTIFACTS/<name> (CI keeps it), else test-artifacts/<name>."""
+    root = Path(os.environ.get("TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
+    out = root / name
+    out.mkdir(parents=True, exist_ok=True)
+    return out
