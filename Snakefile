@@ -6,12 +6,15 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from juicer_sandbox.snakemake_glue import check_config_keys, fail_on_user_error
+
 min_version("9.0")
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+fail_on_user_error(check_config_keys, config, os.path.join(workflow.basedir, "config/schemas/config.schema.yaml"))
 validate(config, schema="config/schemas/config.schema.yaml")
 
 

@@ -323,7 +323,7 @@ def _redirect_to(log_path: str):
         os.dup2(fh.fileno(), 1)
         os.dup2(fh.fileno(), 2)
         try:
-            yield
+            yield saved[1]  # the console's stderr, for progress lines (juicer_sandbox/progress.py)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -350,17 +350,26 @@ def run_snakemake_job(smk) -> None:
     work_dir = spec["work_dir"]
     scratch = Path(work_dir) / ".scratch" / spec["job"]
     failure = None
-    with _redirect_to(smk.log[0]):
+    from ..gpus import claim
+    from ..progress import heartbeat, report_failure
+
+    with _redirect_to(smk.log[0]) as console, heartbeat(smk.log[0], spec["job"], console):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                             stream=sys.stderr, force=True)
         log.info("job %s (%s)", spec["job"], hook_name)
+        os.environ["JUICER_SANDBOX_JOB"] = spec["job"]  # labels progress bars (models/train.py)
         try:
-            record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads)
+            with claim(int(smk.resources.get("gpu", 0) or 0) if hasattr(smk.resources, "get") else 0):
+                record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads)
             if spec.get("wandb") and record["status"] == "done":
                 log_to_wandb(spec, record, read_json(Path(smk.output.artifacts) / "resolved_config.json"))
         except SandboxError as exc:
             log.error("%s", exc)
             failure = exc
+        except Exception as exc:  # a bug: whole traceback in the log, its end and the log path on the console
+            log.exception("job %s failed", spec["job"])
+            report_failure(exc, spec["job"], smk.log[0], console)
+            raise SystemExit(1) from None
     if failure is not None:
         print(f"juicer-sandbox: job {spec['job']} failed: {failure}", file=sys.stderr)
         raise SystemExit(1)
