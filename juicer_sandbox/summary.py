@@ -12,6 +12,54 @@ def _fmt(v) -> str:
     return "" if v is None else str(v)
 
 
+def _seconds(v) -> str:
+    if not isinstance(v, (int, float)):
+        return ""
+    return f"{v:.0f}" if v >= 10 else f"{v:.1f}"
+
+
+def filter_drops(probe: dict, refine: dict) -> list[str]:
+    """Markdown: how many probed samples each filter of the refined recipe drops, in recipe order.
+
+    Recomputed from the probe's per-sample stats and the refine job's bounds (min_* / max_*, inclusive, as
+    Data-Juicer's filters keep them); a sample counts against the first filter it fails.
+    """
+    from .io import iter_jsonl
+
+    stats_path = (probe.get("outputs") or {}).get("__stats__")
+    changes = [c for c in (refine.get("metrics") or {}).get("changes") or []
+               if isinstance(c, dict) and isinstance(c.get("new"), (int, float)) and c.get("stat")]
+    if not stats_path or not Path(stats_path).is_file() or not changes:
+        return []
+    ops: dict[int, dict] = {}
+    for c in changes:
+        op = ops.setdefault(int(c.get("op_index", 0)), {"name": c.get("op_name"), "stat": c["stat"], "lo": None,
+                                                        "hi": None})
+        op["lo" if str(c.get("arg", "")).startswith("min") else "hi"] = float(c["new"])
+    order = sorted(ops)
+    dropped = {i: 0 for i in order}
+    total = 0
+    for row in iter_jsonl(stats_path):
+        total += 1
+        st = row.get("__dj__stats__") or {}
+        for i in order:
+            v, op = st.get(ops[i]["stat"]), ops[i]
+            if isinstance(v, (int, float)) and ((op["lo"] is not None and v < op["lo"]) or
+                                                (op["hi"] is not None and v > op["hi"])):
+                dropped[i] += 1
+                break
+    lines = [f"### Samples each filter drops ({refine['job']})", "",
+             f"Of {total} probed samples, in recipe order; a sample counts against the first filter it fails.", "",
+             "| filter | stat | keeps | dropped | left |", "|---|---|---|---|---|"]
+    left = total
+    for i in order:
+        op = ops[i]
+        left -= dropped[i]
+        bounds = f"{_fmt(op['lo']) if op['lo'] is not None else '−∞'} … {_fmt(op['hi']) if op['hi'] is not None else '∞'}"
+        lines.append(f"| {op['name']} | {op['stat']} | {bounds} | {dropped[i]} | {left} |")
+    return lines + [""]
+
+
 def probe_comparison(before: dict, after: dict) -> list[str]:
     """Markdown lines comparing two probes: samples kept and per-stat distribution shifts."""
     nb, na = before["metrics"].get("num_samples"), after["metrics"].get("num_samples")
@@ -46,13 +94,13 @@ def model_comparison(records: list[dict]) -> list[str]:
              "Validation on held-out clean text; lower is better. mean ± std (n seeds).", "",
              "| arm | loss (nats/token) | perplexity | bits per byte | n |", "|---|---|---|---|---|"]
 
-    def cell(values):
+    def cell(values, digits):
         mean = statistics.fmean(values)
-        return f"{mean:.4f} ± {statistics.stdev(values):.4f}" if len(values) > 1 else f"{mean:.4f}"
+        return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
     for arm, ms in sorted(arms.items(), key=lambda kv: statistics.fmean(m["loss"] for m in kv[1])):
-        lines.append(f"| {arm} | {cell([m['loss'] for m in ms])} | {cell([m['perplexity'] for m in ms])} | "
-                     f"{cell([m['bits_per_byte'] for m in ms])} | {len(ms)} |")
+        lines.append(f"| {arm} | {cell([m['loss'] for m in ms], 3)} | {cell([m['perplexity'] for m in ms], 1)} | "
+                     f"{cell([m['bits_per_byte'] for m in ms], 3)} | {len(ms)} |")
     return lines + [""]
 
 
@@ -73,20 +121,24 @@ def build_summary(records: list[dict], sandbox_path: str, work_dir: str) -> tupl
     for j in jobs:
         j["outputs"] = {k: v for k, v in (j["outputs"] or {}).items() if not k.startswith("__")}
     data = {"sandbox": sandbox_path, "work_dir": work_dir, "jobs": jobs}
-    md = [f"# Sandbox summary: {sandbox_path}", "", f"Results under `{work_dir}`.", "",
-          "| job | hook | wall s | metrics |", "|---|---|---|---|"]
-    for j in jobs:
-        md.append(f"| {j['job']} | {j['hook']} | {_fmt(j['wall_s'])} | {_scalar_metrics(j['metrics'] or {})} |")
-    md.append("")
+    md = [f"# Sandbox summary: {sandbox_path}", "", f"Results under `{work_dir}`.", ""]
+    # the result first: the arms' evaluations and rankings, then how the data changed, then every job
     md += model_comparison(records)
     from .report import ranking_summary_lines
 
     md += ranking_summary_lines(records)
     probes = [r for r in records if r["hook"] == "ProbeViaAnalyzerHook"]
-    if len(probes) > 1:
+    refines = [r for r in records if r["hook"] == "RefineRecipeViaKSigmaHook"]
+    if len(probes) > 1 or (probes and refines):
         md += ["## Data before and after processing", ""]
+        if refines:
+            md += filter_drops(probes[0], refines[0])
         for later in probes[1:]:
             md += probe_comparison(probes[0], later)
+    md += ["## Jobs", "", "| job | hook | wall s | metrics |", "|---|---|---|---|"]
+    for j in jobs:
+        md.append(f"| {j['job']} | {j['hook']} | {_seconds(j['wall_s'])} | {_scalar_metrics(j['metrics'] or {})} |")
+    md.append("")
     return data, "\n".join(md)
 
 

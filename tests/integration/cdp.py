@@ -142,3 +142,74 @@ def artifact_dir(name: str) -> Path:
     out = root / name
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+# -- walking a Snakemake HTML report ---------------------------------------------------------------------------------
+_HOME = "document.querySelector('nav ol li a').click()"
+_LINKS = """Array.from(document.querySelector('nav').querySelectorAll('a'))
+  .filter(a => !a.closest('ol') && !a.closest('h1') && (a.innerText || '').trim()
+               && !/^(https?:|mailto:)/.test(a.getAttribute('href') || ''))
+  .map(a => a.innerText.trim())"""
+_CLICK_LINK = """(t => { const a = Array.from(document.querySelector('nav').querySelectorAll('a'))
+  .find(a => !a.closest('ol') && !a.closest('h1') && (a.innerText || '').trim() === t);
+  if (!a) return false; a.click(); return true; })(%s)"""
+_ROWS = """Array.from(document.querySelector('nav').querySelectorAll('tr'))
+  .filter(r => r.querySelector('a[iconname=eye]')).map(r => r.innerText.trim().replace(/\\s+/g, ' '))"""
+_VIEW_ROW = "document.querySelector('nav').querySelectorAll('tr a[iconname=eye]')[%d].click()"
+
+
+def _blank(png: Path, left_fraction: float = 0.0) -> bool:
+    """True when the page right of the menu is one flat colour (nothing rendered)."""
+    from PIL import Image
+
+    with Image.open(png) as img:
+        w, h = img.size
+        region = img.convert("RGB").crop((int(w * left_fraction), 0, w, h)).resize((200, 150))
+        return len(set(region.getdata())) <= 2
+
+
+def walk_report(browser: Browser, report: Path, shots: Path, settle: float = 1.5) -> dict:
+    """Open every menu page of a Snakemake report (categories, subcategories, Workflow/Statistics/About) and view every
+    result; a screenshot of each under ``shots``. Returns {"pages": [...], "views": [...], "errors": [...],
+    "blank": [...]} where errors are console/JS errors with the page they appeared on."""
+    out = {"pages": [], "views": [], "errors": [], "blank": []}
+    browser.open(report.resolve().as_uri(), settle=settle + 1.5)
+    if browser.errors:
+        out["errors"] += [f"(on load) {e}" for e in browser.errors]
+    categories = set(browser.js("typeof categories === 'undefined' ? [] : Object.keys(categories)") or [])
+    todo = [[t] for t in browser.js(_LINKS)]
+    while todo:
+        path = todo.pop(0)
+        label = " > ".join(path)
+        browser.errors.clear()
+        browser.js(_HOME)
+        browser.pump(0.3)
+        for step in path:
+            if not browser.js(_CLICK_LINK % json.dumps(step)):
+                out["errors"].append(f"{label}: no menu link {step!r}")
+                break
+            browser.pump(settle)
+        slug = "_".join("".join(c if c.isalnum() else "-" for c in p)[:40] for p in path)
+        try:
+            rows = browser.js(_ROWS) or []
+            links = browser.js(_LINKS) or []
+        except RuntimeError as exc:  # the menu itself is gone: the page crashed
+            rows, links = [], []
+            out["errors"].append(f"{label}: {exc}")
+        shot = shots / f"{len(out['pages']):02d}_{slug}.png"
+        browser.screenshot(shot)
+        out["pages"].append({"page": label, "rows": rows, "links": links, "screenshot": str(shot)})
+        if not rows and not links and len(path) == 1 and _blank(shot):
+            out["blank"].append(label)
+        for i, row in enumerate(rows):
+            browser.js(_VIEW_ROW % i)
+            browser.pump(settle)
+            vshot = shots / f"{len(out['pages']) - 1:02d}_{slug}__{i:02d}.png"
+            browser.screenshot(vshot)
+            out["views"].append({"page": label, "row": row, "screenshot": str(vshot)})
+            if _blank(vshot, left_fraction=0.5):
+                out["blank"].append(f"{label} > {row}")
+        if not rows and len(path) < 3 and path[0] in categories:  # a category's subcategories
+            todo += [path + [t] for t in links if t not in path]
+        out["errors"] += [f"{label}: {e}" for e in browser.errors]
+    return out

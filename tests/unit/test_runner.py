@@ -310,7 +310,7 @@ def test_summary_hides_internal_outputs_and_compares_probes():
     data, md = build_summary([before, after, score], "sb.yaml", "wd")
     assert data["sandbox"] == "sb.yaml" and data["work_dir"] == "wd"
     assert [j["outputs"] for j in data["jobs"]] == [{"res_1": "a.jsonl"}, {"res_1": "b.jsonl"}, {"res_1": 0.0}]
-    assert "| anonymous/03_evaluation_acc | EvaluateDataHook | 1 | res_1=0 |" in md  # bools are not metrics
+    assert "| anonymous/03_evaluation_acc | EvaluateDataHook | 1.0 | res_1=0 |" in md  # bools are not metrics
     assert "Samples: 10 → 4 (40.0% kept)" in md
     assert "| text_len | 12 | 20 | 11 | 19.5 | 2.5 | 1.25 |" in md
 
