@@ -11,12 +11,6 @@ from juicer_sandbox.snakemake_glue import check_config_keys, fail_on_user_error
 min_version("9.0")
 
 
-# Jobs import this workflow's own package (juicer_sandbox) from the workflow directory in any
-# software environment (--sdm conda / apptainer, envs: {mode: venv}): nothing to install, and it
-# moves with the workflow. Job processes inherit this (local and cluster jobs alike).
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
-
-
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 

@@ -10,6 +10,7 @@ refined-vs-random gaps in units of the seed standard deviation (target: > 3).
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import shutil
 import statistics
@@ -24,32 +25,20 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build_sandbox(workdir: Path, seeds: int, tokens: int) -> Path:
+def build_sandbox(workdir: Path, seeds: int, tokens: int, raw: str | None = None, val: str | None = None) -> Path:
+    """The demo with every training/evaluation repeated per seed; the corpus is the demo's unless raw/val are given
+    (the same `matrix: {raw, val}` override that points any shipped sandbox at other data)."""
     demo = yaml.safe_load((REPO / "config/sandboxes/demo.yaml").read_text())
     demo["work_dir"] = "out"
-    demo["matrix"] = {"seed": list(range(seeds)), "tokens": [tokens]}
-    raw = str(REPO / "data/demo/raw.jsonl.gz")
-    val = str(REPO / "data/demo/val.jsonl.gz")
-    recipe = yaml.safe_load((REPO / "config/recipes/text_filters.yaml").read_text())
-    recipe["dataset_path"], recipe["export_path"] = raw, "exports/processed.jsonl"
-    (workdir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    demo["matrix"] = {**demo["matrix"], "seed": list(range(seeds)), "tokens": [tokens],
+                      "raw": [os.path.abspath(raw) if raw else str(REPO / demo["matrix"]["raw"][0])],
+                      "val": [os.path.abspath(val) if val else str(REPO / demo["matrix"]["val"][0])]}
     jobs = demo["probe_job_configs"] + demo["refine_recipe_job_configs"] + demo["execution_job_configs"] + \
         demo["evaluation_job_configs"]
     for job in jobs:
         if job.get("dj_configs") == "config/recipes/text_filters.yaml":
-            job["dj_configs"] = "recipe.yaml"
+            job["dj_configs"] = str(REPO / "config/recipes/text_filters.yaml")
         extra = job.get("extra_configs") or {}
-        if extra.get("path_k_sigma_recipe"):
-            extra["path_k_sigma_recipe"] = "exports/k_sigma_recipe.yaml"
-        if job.get("dj_configs") == "outputs/demo/exports/k_sigma_recipe.yaml":
-            job["dj_configs"] = "exports/k_sigma_recipe.yaml"
-        if job.get("local"):
-            job["local"] = {"dj_configs.export_path": "exports/processed_probe.jsonl"}
-        for key in ("dataset_path", "val_path"):
-            if extra.get(key) == "data/demo/raw.jsonl.gz":
-                extra[key] = raw
-            if extra.get(key) == "data/demo/val.jsonl.gz":
-                extra[key] = val
         if job["hook"] == "TrainModelHook" and extra.get("type") == "causal_lm":
             job["extra_configs"] = {**extra, "seed": "{seed}", "max_tokens": "{tokens}"}
             job["meta_name"] += "_s{seed}"
@@ -80,9 +69,11 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=1_000_000)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--data", help="raw corpus (JSONL[.gz], text under 'text'); default the demo corpus")
+    ap.add_argument("--val", help="held-out validation JSONL[.gz]; default the demo's")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="thorough-"))
-    sandbox = build_sandbox(workdir, args.seeds, args.tokens)
+    sandbox = build_sandbox(workdir, args.seeds, args.tokens, args.data, args.val)
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     start = time.perf_counter()
     subprocess.run([snakemake, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2",

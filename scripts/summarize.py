@@ -1,4 +1,5 @@
 """Snakemake script for the summary: all logic lives in juicer_sandbox.summary."""
+import os, sys; sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # noqa: E401,E702 the workflow's own package, in any env (--sdm conda drops PYTHONPATH)
 from juicer_sandbox.summary import write_summary
 
 write_summary(

@@ -251,6 +251,8 @@ def load_sandbox(path: str | os.PathLike, overrides: dict | None = None) -> Sand
     deep_merge(raw, scalars_from_cli(copy.deepcopy(overrides or {})))
     validate(raw, load_schema("sandbox.schema.yaml"), file=path)
 
+    # {work_dir} in a job config is the sandbox's work_dir (exports next to the run's other results)
+    matrix = {"work_dir": [raw["work_dir"]], **(raw.get("matrix") or {})}
     top_level = [s for s in STAGES if raw.get(s)]
     pipelines: list[tuple[str, list[JobConfig]]] = []
     if raw.get("pipelines"):
@@ -268,9 +270,9 @@ def load_sandbox(path: str | os.PathLike, overrides: dict | None = None) -> Sand
             if name in seen:
                 raise ConfigError(f"pipeline {name!r} is defined twice", file=path, key=where.rstrip("."))
             seen.add(name)
-            pipelines.append((name, _pipeline_jobs(name, body, where, path, raw.get("matrix") or {})))
+            pipelines.append((name, _pipeline_jobs(name, body, where, path, matrix)))
     else:
-        pipelines.append((DEFAULT_PIPELINE, _pipeline_jobs(DEFAULT_PIPELINE, raw, "", path, raw.get("matrix") or {})))
+        pipelines.append((DEFAULT_PIPELINE, _pipeline_jobs(DEFAULT_PIPELINE, raw, "", path, matrix)))
 
     if not any(jobs for _, jobs in pipelines):
         raise ConfigError("the sandbox defines no jobs", file=path)
