@@ -225,7 +225,8 @@ def _progress_bar(run: _Setup, prog: _Progress, out_dir: Path, progress: bool):
         try:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=run.steps, initial=prog.start_step, desc=f"train {os.environ.get('JUICER_SANDBOX_JOB') or Path(out_dir).name}", unit="step",
+            label = os.environ.get("JUICER_SANDBOX_JOB") or Path(out_dir).name  # the job's name (hooks/runner.py)
+            bar = tqdm(total=run.steps, initial=prog.start_step, desc=f"train {label}", unit="step",
                        file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
         except Exception:
             bar = None
