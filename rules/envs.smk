@@ -27,12 +27,12 @@ rule build_venv:
         lock=os.path.join(ENVS["dir"], f"{{env}}{_envs.LOCK_SUFFIX}"),
     log:
         os.path.join(ENVS["dir"], "{env}.build.log"),
-    params:
-        installer=ENVS["installer"],
     wildcard_constraints:
         env=r"[A-Za-z0-9_-]+",
     # Built by the Snakemake process itself (as conda envs are), also under a cluster executor:
     # .venvs/ must then be on a file system the compute nodes share.
     localrule: True
+    params:
+        installer=ENVS["installer"],
     run:
         _envs.build_venv(input.spec, output.venv, output.lock, log[0], installer=params.installer)

@@ -16,8 +16,6 @@ for spec in HOOKS.values():
         output:
             context=hook_output("context"),
             artifacts=directory(hook_output("artifacts")),
-        params:
-            spec=job_params,
         log:
             hook_output("log"),
         benchmark:
@@ -25,11 +23,13 @@ for spec in HOOKS.values():
         wildcard_constraints:
             job=PLAN.job_regex(spec.rule),
         priority: spec.priority
-        threads: job_threads if spec.threads else 1
-        resources:
-            **hook_resources(spec),
         localrule: spec.local
         conda:
             f"../envs/{spec.env}.yaml"
+        threads: job_threads if spec.threads else 1
+        resources:
+            **hook_resources(spec),
+        params:
+            spec=job_params,
         script:
             f"../scripts/{spec.rule}.py"

@@ -4,7 +4,13 @@ from juicer_sandbox.config.paths import work_relative
 from juicer_sandbox.config.plan import compile_plan, dumps_params
 from juicer_sandbox.snakemake_glue import fail_on_user_error, rule_resources
 
-PLAN = fail_on_user_error(compile_plan, config["sandbox"], config.get("sandbox_overrides"), config.get("hpo_parallel", 2), config.get("iter_cap", 10))
+PLAN = fail_on_user_error(
+    compile_plan,
+    config["sandbox"],
+    config.get("sandbox_overrides"),
+    config.get("hpo_parallel", 2),
+    config.get("iter_cap", 10),
+)
 WORK_DIR = PLAN.work_dir
 
 

@@ -13,12 +13,12 @@ rule summarize:
     output:
         json=f"{WORK_DIR}/summary.json",
         markdown=f"{WORK_DIR}/summary.md",
-    params:
-        sandbox=PLAN.sandbox.path,
     log:
         f"{WORK_DIR}/logs/summarize.log",
     conda:
         "../envs/data.yaml"
+    params:
+        sandbox=PLAN.sandbox.path,
     script:
         "../scripts/summarize.py"
 
@@ -50,12 +50,12 @@ rule report_assets:
             )
             for item in REPORT_ITEMS
         ],
-    params:
-        report_items=json.dumps(REPORT_ITEMS, sort_keys=True),
-        report_dir=lambda wildcards, output: os.path.dirname(output[0]),  # output[0] is report/summary.html
     log:
         f"{WORK_DIR}/logs/report_assets.log",
     conda:
         "../envs/data.yaml"
+    params:
+        report_items=json.dumps(REPORT_ITEMS, sort_keys=True),
+        report_dir=lambda wildcards, output: os.path.dirname(output[0]),  # output[0] is report/summary.html
     script:
         "../scripts/report_assets.py"
