@@ -2,10 +2,10 @@
 
 A hook job's stdout/stderr go to ``<work_dir>/logs/<job>.log`` (hooks/runner.py). While the job
 runs, :func:`heartbeat` reads the newest line of that log every ``$JUICER_SANDBOX_PROGRESS_EVERY``
-seconds (default 30; 0 turns it off) and, when it changed, writes one line labelled with the job to
+seconds (default 30; 0 turns it off) and writes one line labelled with the job and its running time to
 the console Snakemake shows (the stderr the job started with)::
 
-    [anonymous/05_execution_train_raw] train 05_execution_train_raw:  42%|####  | 26/61 [00:31<...]
+    [anonymous/05_execution_train_raw] 1m30s: train anonymous/05_execution_train_raw:  42%|####  | 26/61 [...]
 
 The newest line is the last ``\\r``-separated segment, so tqdm bars show their current state.
 :func:`report_failure` prints, for an unexpected error, the log path and the traceback's last
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import traceback
 
 DEFAULT_EVERY = 30.0
@@ -43,6 +44,11 @@ def last_line(path: str, tail: int = 4096) -> str:
     return parts[-1] if parts else ""
 
 
+def _elapsed(seconds: float) -> str:
+    m, sec = divmod(int(seconds), 60)
+    return f"{m}m{sec:02d}s" if m else f"{sec}s"
+
+
 def _write(fd: int, text: str) -> None:
     try:
         os.write(fd, text.encode("utf-8", "replace"))
@@ -59,13 +65,12 @@ def heartbeat(log_path: str, job: str, console_fd: int, every: float | None = No
         return
     stop = threading.Event()
 
+    start = time.monotonic()
+
     def loop() -> None:
-        shown = ""
-        while not stop.wait(every):
-            line = last_line(log_path)
-            if line and line != shown:
-                shown = line
-                _write(console_fd, f"[{job}] {line[:200]}\n")
+        while not stop.wait(every):  # also when the line did not change: a silent job is still alive
+            line = last_line(log_path) or "(no output yet)"
+            _write(console_fd, f"[{job}] {_elapsed(time.monotonic() - start)}: {line[:200]}\n")
 
     thread = threading.Thread(target=loop, name="progress", daemon=True)
     thread.start()
