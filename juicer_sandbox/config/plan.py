@@ -120,6 +120,8 @@ class _Compiler:
                 root, rest = split_key(key)
             except ValueError as exc:
                 raise self.err(job.cfg, f"local.{key}", str(exc)) from None
+            if leaf_key(rest) in PATH_KEYS and isinstance(value, str):  # located now, also for the run-time reapply
+                job.cfg.local[key] = value = resolve_path(value, os.path.dirname(job.cfg.file))
             target = job.extra if root == "extra_configs" else job.dj
             if target is None:
                 continue  # applied at run time, after the recipe arrives
