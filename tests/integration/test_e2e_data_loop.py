@@ -33,6 +33,7 @@ def _write_sandbox(workdir: Path, data: Path, k: float = 3) -> str:
     for job in sandbox["probe_job_configs"] + sandbox["refine_recipe_job_configs"] + \
             sandbox["evaluation_job_configs"]:
         job["dj_configs"] = "recipe.yaml"
+        job.pop("local", None)  # the demo's own corpus/export overrides: this test's recipe names both
     sandbox["refine_recipe_job_configs"][0]["extra_configs"] = {"path_k_sigma_recipe": "exports/refined.yaml", "k": k}
     sandbox["execution_job_configs"][0]["dj_configs"] = "exports/refined.yaml"
     sandbox["evaluation_job_configs"][0]["local"] = {"dj_configs.export_path": "exports/processed_probe.jsonl"}
