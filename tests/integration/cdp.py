@@ -211,5 +211,10 @@ def walk_report(browser: Browser, report: Path, shots: Path, settle: float = 1.5
                 out["blank"].append(f"{label} > {row}")
         if not rows and len(path) < 3 and path[0] in categories:  # a category's subcategories
             todo += [path + [t] for t in links if t not in path]
+        try:  # a caption or description that docutils could not render shows its error on the page
+            if "System Message: ERROR" in (browser.js("document.body.innerText") or ""):
+                out["errors"].append(f"{label}: a docutils error is shown on the page")
+        except RuntimeError:
+            pass
         out["errors"] += [f"{label}: {e}" for e in browser.errors]
     return out
