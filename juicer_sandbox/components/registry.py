@@ -30,9 +30,13 @@ FACTORIES: dict[str, Factory] = {
                                           ("juicer_sandbox.components.mm_convert", "CONVERTERS"))),
         Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
                                    ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"),
-                                   ("juicer_sandbox.components.caption_metrics", "DATA_EVALUATORS"))),
-        Factory("model_train", (("juicer_sandbox.components.model_factories", "TRAINERS"),)),
-        Factory("model_infer", (("juicer_sandbox.components.model_factories", "INFERENCERS"),)),
+                                   ("juicer_sandbox.components.caption_metrics", "DATA_EVALUATORS"),
+                                   ("juicer_sandbox.components.original_models", "DATA_EVALUATORS"))),
+        Factory("model_train", (("juicer_sandbox.components.model_factories", "TRAINERS"),
+                                ("juicer_sandbox.components.original_models", "TRAINERS"))),
+        # original_models first: its `api` also takes the original's helper-function keys
+        Factory("model_infer", (("juicer_sandbox.components.original_models", "INFERENCERS"),
+                                ("juicer_sandbox.components.model_factories", "INFERENCERS"))),
         Factory("model_evaluator", (("juicer_sandbox.components.model_factories", "MODEL_EVALUATORS"),
                                     ("juicer_sandbox.components.caption_metrics", "MODEL_EVALUATORS"))),
     ]
@@ -70,6 +74,11 @@ def get_component(factory: str, type_name: Any, file: str | None = None, key: st
     for name, fn, schema, n, module in _entries(FACTORIES[factory]):
         valid.setdefault(name, Component(factory, name, fn, schema, n, module))
     if type_name not in valid:
+        from .original_models import not_yet_available
+
+        later = not_yet_available(factory, type_name)
+        if later:
+            raise ConfigError(later, file=file, key=key)
         what = "is missing" if type_name is None else f"{type_name!r} is not a known {factory} type"
         raise ConfigError(f"component type {what}; valid types: {', '.join(sorted(valid)) or '(none installed)'}",
                           file=file, key=key)

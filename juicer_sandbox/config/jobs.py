@@ -36,6 +36,8 @@ class Job:
     wandb: dict | None = None  # {project, group} when the sandbox asks for wandb logging
     n_outputs: int = 1  # values the hook returns (its component decides for EvaluateDataHook)
     component_module: str | None = None  # the module implementing extra_configs.type (components.registry)
+    shared_exports: list[str] = field(default_factory=list)  # other jobs exporting to one of this job's paths
+    env_request: dict | None = None  # the original's env_name/env_manager, mapped onto an env family
 
     @property
     def rule(self) -> str:
@@ -53,6 +55,7 @@ class Job:
         new.id, new.dj, new.extra = new_id, copy.deepcopy(self.dj), copy.deepcopy(self.extra)
         new.deps, new.refs = [id_map[d] for d in self.deps], refs
         new.file_inputs, new.exports, new.output_keys = list(self.file_inputs), dict(self.exports), list(self.output_keys)
+        new.shared_exports = [id_map.get(j, j) for j in self.shared_exports]
         return new
 
     def code(self) -> str:
@@ -69,6 +72,9 @@ class Job:
             "code": self.code(), "work_dir": self.work_dir, "seed": self.seed,
             "publish": self.publish, "export_subdir": self.export_subdir, "hpo_params": self.hpo_params,
             "wandb": self.wandb,
+            # only when set, so that sandboxes without them keep their params (and are not rerun)
+            **({"shared_exports": self.shared_exports} if self.shared_exports else {}),
+            **({"env_request": self.env_request} if self.env_request else {}),
         }
 
 

@@ -74,12 +74,19 @@ class _Compiler:
         job = Job(job_id, cfg, spec, None, None, {}, [], work_dir=self.work_dir, seed=self.sb.settings["seed"])
         if self.sb.settings.get("wandb"):
             job.wandb = {"project": self.sb.settings["project_name"], "group": self.sb.settings["experiment_name"]}
-        job.extra = _load_side_config(cfg.extra_configs, cfg, "extra_configs", "extra_configs")
+        # a whole-config reference replaces what is written (the original's placeholder strings)
+        whole_extra = "extra_configs" in cfg.input
+        job.extra = {} if whole_extra else _load_side_config(cfg.extra_configs, cfg, "extra_configs", "extra_configs")
+        from .compat import apply_substitutes, plan_checks, take_env_keys
+
+        job.env_request = take_env_keys(job.extra, spec, cfg)
+        apply_substitutes(job, self.sb.settings.get("substitutes"))
         self._load_dj(job)
         self._apply_local(job)
         self._resolve_refs(job)
         self._resolve_paths(job)
         self._check_component(job)
+        plan_checks(job)
         self._output_keys(job)
         self._pair(job)
         if job.dj is not None and spec.uses_dj:
@@ -105,8 +112,8 @@ class _Compiler:
                 job.dj_from = abs_path(value)
                 self._dep(job, producer)
                 return
-        if value is None and "dj_configs" in job.cfg.input:
-            return  # the whole recipe comes from a reference
+        if "dj_configs" in job.cfg.input:
+            return  # the whole recipe comes from a reference: whatever is written here is a placeholder
         if value is None:
             job.dj = None if not job.spec.uses_dj else {}
             return
@@ -224,13 +231,16 @@ class _Compiler:
                 a = abs_path(value)
                 other = self.aliases.get(a)
                 if other:
-                    raise self.err(job.cfg, key, f"export path {value!r} is already written by job {other}; "
-                                                 f"two jobs would overwrite each other's results")
+                    from .compat import share_export
+
+                    share_export(self, job, self.jobs[other], value)
                 self.aliases[a] = job.id
                 job.exports[key] = value
 
     # -- components and outputs -----------------------------------------------------------------
     def _check_component(self, job: Job) -> None:
+        if "extra_configs" in job.cfg.input:
+            return  # the whole extra_configs arrives at run time; its component is checked then
         if not job.spec.factory:
             hook_schemas = load_schema("hooks.schema.yaml")["$defs"]
             if job.spec.name in hook_schemas:

@@ -48,6 +48,11 @@ def _metric_job(metric_name: str, template: dict, file: str) -> tuple[str, str]:
         return by_meta[(parts[0], parts[1])], ".".join(parts[2:])
     if len(parts) >= 2 and (None, parts[0]) in by_meta:
         return by_meta[(None, parts[0])], ".".join(parts[1:])
+    from .compat import unprefixed_metric
+
+    found = unprefixed_metric(metric_name, template)  # the original's bare names, e.g. quality_score
+    if found:
+        return found
     metas = sorted({m for (p, m) in by_meta if p is None and m})
     raise ConfigError(f"metric {metric_name!r} must be '<meta_name>.<metric>' of a job of the sandbox "
                       f"(jobs: {', '.join(metas)})", file=file, key="metric.name")

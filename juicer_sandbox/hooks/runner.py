@@ -217,7 +217,7 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
         ledger = _published_ledger(work_dir, dst)
         if os.path.exists(dst):
             owner = read_json(ledger).get("job") if ledger.exists() else None
-            if owner != spec["job"]:
+            if owner != spec["job"] and owner not in spec.get("shared_exports", ()):  # jobs sharing the path
                 raise SandboxError(f"refusing to overwrite {user_path} ({key}): it exists and was not written by "
                                    f"this job; move it away or choose another path")
         if src.is_dir():
