@@ -1,29 +1,165 @@
-"""`juicer-sandbox` / `python -m juicer_sandbox`: check a sandbox config and show its plan.
+"""`juicer-sandbox` / `python -m juicer_sandbox`: run, check and prepare DJ-Sandbox configs.
 
-Running happens through Snakemake (`snakemake --cores N --config sandbox=...`); this
-command is for checking a config without Snakemake and for scripts (Makefile, CI).
+  juicer-sandbox run --config cfg.yaml [--max_iter_num 6 --work_dir x ...] [--cores N] [-n]
+      runs the sandbox through Snakemake (like the original's tools/sandbox_starter.py)
+  juicer-sandbox validate cfg.yaml     compile and check a config; print the job plan
+  juicer-sandbox where cfg.yaml        where a sandbox writes its results
+  juicer-sandbox assets fetch [cfg.yaml|recipe.yaml ...]   get the files Data-Juicer ops need
+  juicer-sandbox assets train-quality --reference clean.jsonl   the quality classifier's model
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 
 from .errors import SandboxError
 
+WORKFLOW_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="juicer-sandbox", description=__doc__.splitlines()[0])
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="juicer-sandbox", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[2:]))
     sub = parser.add_subparsers(dest="command", required=True)
     p_val = sub.add_parser("validate", help="compile and validate a sandbox config; print the job plan")
     p_val.add_argument("sandbox")
     p_val.add_argument("--json", action="store_true", help="print the plan as JSON")
     p_where = sub.add_parser("where", help="print where a sandbox writes its results")
     p_where.add_argument("sandbox")
-    p_cat = sub.add_parser("catalog", help="build the cached Data-Juicer op catalogue")
-    del p_cat
-    args = parser.parse_args(argv)
+    sub.add_parser("catalog", help="build the cached Data-Juicer op catalogue")
+    p_run = sub.add_parser("run", allow_abbrev=False, help="run a sandbox through Snakemake; other --key value pairs override "
+                                       "the config's top-level keys (dotted keys reach deeper)")
+    p_run.add_argument("--config", required=True, help="the DJ-Sandbox config (as for the original)")
+    p_run.add_argument("--cores", "-c", default="all", help="passed to snakemake (default: all)")
+    p_run.add_argument("--profile", help="passed to snakemake (e.g. profiles/slurm)")
+    p_run.add_argument("-n", "--dry-run", action="store_true", help="show the plan, run nothing")
+    p_assets = sub.add_parser("assets", help="files Data-Juicer ops and components need")
+    a_sub = p_assets.add_subparsers(dest="assets_command", required=True)
+    p_fetch = a_sub.add_parser("fetch", help="download missing assets, or say which file to put where")
+    p_fetch.add_argument("configs", nargs="*", help="sandbox configs or recipes (default: the common assets)")
+    p_fetch.add_argument("--timeout", type=float, default=30.0)
+    p_tq = a_sub.add_parser("train-quality", help="train the model dj_text_quality_classifier loads")
+    p_tq.add_argument("--reference", required=True, help="clean text (.jsonl), label 1")
+    p_tq.add_argument("--negative", required=True, help="raw text (.jsonl), label 0")
+    p_tq.add_argument("--text-key", default="text")
+    p_tq.add_argument("--out", help="model file (default: where dj_text_quality_classifier looks)")
+    p_tq.add_argument("--seed", type=int, default=42)
+    return parser
+
+
+def parse_overrides(tokens: list[str]) -> dict:
+    """The original's command-line overrides: `--key value`, `--key=value`, `--a.b value` (nested);
+    values are read as YAML scalars (6, true, null, a/path)."""
+    import yaml
+
+    out: dict = {}
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("--") or tok == "--":
+            raise SandboxError(f"unexpected argument {tok!r}: overrides are --key value")
+        key, eq, value = tok[2:].partition("=")
+        if not eq:
+            if i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+                value, i = tokens[i + 1], i + 1
+            else:
+                value = "true"
+        i += 1
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        target = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = parsed
+    return out
+
+
+def snakemake_command(args, overrides: dict) -> list[str]:
+    exe = os.path.join(os.path.dirname(sys.executable), "snakemake")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "snakemake"]
+    cmd += ["--snakefile", os.path.join(WORKFLOW_DIR, "Snakefile"), "--directory", os.getcwd(),
+            "--cores", str(args.cores), "--config", f"sandbox={args.config}"]
+    if overrides:
+        cmd.append("sandbox_overrides=" + json.dumps(overrides))
+    if args.profile:
+        cmd += ["--profile", args.profile]
+    if args.dry_run:
+        cmd.append("-n")
+    return cmd
+
+
+def cmd_run(args, extra: list[str]) -> int:
+    """Run Snakemake with the workflow's Snakefile in the current directory (where the config's
+    relative paths resolve, as with the original). Arguments after `--` go to snakemake as is."""
+    snake_args = []
+    if "--" in extra:
+        cut = extra.index("--")
+        extra, snake_args = extra[:cut], extra[cut + 1:]
+    if not os.path.isfile(args.config):
+        raise SandboxError(f"sandbox config file not found: {args.config}")
+    cmd = snakemake_command(args, parse_overrides(extra)) + snake_args
+    print("juicer-sandbox: " + " ".join(cmd), file=sys.stderr)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (WORKFLOW_DIR, env.get("PYTHONPATH")) if p)
+    return subprocess.run(cmd, env=env).returncode
+
+
+def sandbox_recipes(paths: list[str]) -> list[dict]:
+    """The Data-Juicer recipes of sandbox configs (every job's dj_configs) or of recipe files."""
+    from .config.sandbox import load_sandbox, load_yaml, resolve_path
+
+    recipes = []
+    for path in paths:
+        data = load_yaml(path)
+        if isinstance(data, dict) and "process" in data:
+            recipes.append(data)
+            continue
+        for _, jobs in load_sandbox(path).pipelines:
+            for job in jobs:
+                dj = job.dj_configs
+                if isinstance(dj, str):
+                    dj = resolve_path(dj, os.path.dirname(job.file))
+                    dj = load_yaml(dj) if os.path.isfile(dj) and dj.endswith((".yaml", ".yml", ".json")) else None
+                if isinstance(dj, dict):
+                    recipes.append(dj)
+    return recipes
+
+
+def cmd_assets(args) -> int:
+    if args.assets_command == "fetch":
+        from .dj.assets import fetch_assets
+
+        missing = fetch_assets(sandbox_recipes(args.configs) if args.configs else None, timeout=args.timeout)
+        return 1 if missing else 0
+    from .components.original_models import quality_model_path
+    from .io import iter_jsonl
+    from .models.quality import train_quality_classifier
+
+    pos = [str(r[args.text_key]) for r in iter_jsonl(args.reference)]
+    neg = [str(r[args.text_key]) for r in iter_jsonl(args.negative)]
+    out = args.out or quality_model_path()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    train_quality_classifier(pos, neg, seed=args.seed).save(out)
+    print(f"quality classifier: {out} ({len(pos)} clean, {len(neg)} raw texts)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = _parser().parse_known_args(argv)
     try:
+        if extra and args.command != "run":
+            raise SandboxError(f"unrecognised arguments: {' '.join(extra)}")
+        if args.command == "run":
+            return cmd_run(args, extra)
+        if args.command == "assets":
+            return cmd_assets(args)
         if args.command == "catalog":
             from .dj.catalog import load_catalog
 

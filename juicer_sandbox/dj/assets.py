@@ -8,6 +8,7 @@ op's ``stopwords_dir`` / ``flagged_words_dir`` (JSON files whose name contains t
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def check_assets(recipe: dict, file: str | None, prefix: str = "") -> None:
             if kind == "model" and not _have_model(name):
                 raise ConfigError(
                     f"needs the {hint} '{name}', which is not in {' or '.join(_model_dirs())} and cannot be "
-                    f"downloaded here; put the file there (or set DATA_JUICER_EXTERNAL_MODELS_HOME)",
+                    f"downloaded here; put the file there (or set DATA_JUICER_EXTERNAL_MODELS_HOME), or run "
+                    f"`juicer-sandbox assets fetch` where the network allows",
                     file=file, key=where)
             if kind == "words" and not _have_words(name, hint):
                 arg = "stopwords_dir" if hint == "stopwords" else "flagged_words_dir"
@@ -77,3 +79,87 @@ def check_assets(recipe: dict, file: str | None, prefix: str = "") -> None:
                 if not (hub / ("models--" + name.replace("/", "--"))).exists():
                     raise ConfigError(f"tokenization=true needs the {hint} '{name}', which is not cached locally "
                                       f"and model hubs are unreachable; use tokenization: false", file=file, key=where)
+
+
+# -- `juicer-sandbox assets fetch` -------------------------------------------------------------------
+DEFAULT_ASSETS = [("language_id_score_filter", {}), ("perplexity_filter", {"lang": "en"}),
+                  ("stopwords_filter", {}), ("flagged_words_filter", {})]
+
+
+def _destination(kind: str, name: str, hint: str) -> str:
+    if kind == "model":
+        found = [os.path.join(d, name) for d in _model_dirs() if os.path.exists(os.path.join(d, name))]
+        return found[0] if found else os.path.join(_model_dirs()[0], name)
+    return os.path.join(name, f"{hint}.json")  # words: name is the directory
+
+
+def _urls(kind: str, name: str, hint: str) -> list[str]:
+    """Where Data-Juicer itself downloads the asset from (its own link tables)."""
+    import fnmatch
+
+    from data_juicer.utils.asset_utils import ASSET_LINKS
+    from data_juicer.utils.model_utils import BACKUP_MODEL_LINKS, MODEL_LINKS
+
+    if kind == "words":
+        return [ASSET_LINKS[hint]] if hint in ASSET_LINKS else []
+    urls = [MODEL_LINKS.rstrip("/") + "/" + name]
+    urls += [base.rstrip("/") + "/" + name for pattern, base in BACKUP_MODEL_LINKS.items()
+             if fnmatch.fnmatch(name, pattern) and base.startswith("http")]
+    return urls
+
+
+def _download(urls: list[str], dest: str, timeout: float) -> str | None:
+    """Download the first URL that answers to dest (atomically); the error of the last try, or None."""
+    import urllib.request
+
+    error = "no download link known"
+    for url in urls:
+        tmp = dest + ".part"
+        try:
+            os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+            with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as fh:
+                while chunk := resp.read(1 << 20):
+                    fh.write(chunk)
+            os.replace(tmp, dest)
+            return None
+        except OSError as exc:  # URLError, timeouts and HTTP errors are OSErrors
+            error = f"{url}: {getattr(exc, 'reason', exc)}"
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+    return error
+
+
+def wanted_assets(recipes: list[dict]) -> list[tuple[str, str, str]]:
+    """(kind, name, hint) of every asset the recipes' ops need, each once, in recipe order."""
+    seen, out = set(), []
+    for recipe in recipes:
+        for _, op, args in iter_ops(recipe):
+            for asset in required_assets(op, args or {}):
+                if asset not in seen:
+                    seen.add(asset)
+                    out.append(asset)
+    return out
+
+
+def fetch_assets(recipes: list[dict] | None = None, timeout: float = 30.0, out=print) -> int:
+    """Download what is missing; otherwise say which file to put where. Returns the number missing."""
+    if recipes is None:
+        recipes = [{"process": [{op: args} for op, args in DEFAULT_ASSETS]}]
+    missing = 0
+    for kind, name, hint in wanted_assets(recipes):
+        if kind == "hf":
+            out(f"skip:    {hint} '{name}' (HuggingFace hub): use `tokenization: false` in the op")
+            continue
+        dest = _destination(kind, name, hint)
+        present = _have_model(name) if kind == "model" else _have_words(name, hint)
+        if present:
+            out(f"present: {hint}: {dest if kind == 'model' else name}")
+            continue
+        error = _download(_urls(kind, name, hint), dest, timeout)
+        if error is None:
+            out(f"fetched: {hint}: {dest}")
+            continue
+        missing += 1
+        source = ", ".join(_urls(kind, name, hint)) or "(no known link)"
+        out(f"missing: {hint}: put the file at {dest} (download from {source}; here: {error})")
+    return missing
