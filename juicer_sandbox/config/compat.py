@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -93,10 +94,23 @@ def unprefixed_metric(name: str, template: dict) -> tuple[str, str] | None:
 
 
 # -- substitutes: a run-time choice (never written in the user's config) ---------------------------
-def _modelscope_to_causal_lm(extra: dict) -> dict:
-    """ModelScope training of a hub model -> this project's tiny causal LM on the same data."""
+def _modelscope_to_causal_lm(extra: dict) -> tuple[dict, dict]:
+    """ModelScope training of a hub model -> this project's tiny causal LM on the same data.
+    Returns the new keys and the renames of old keys (for the job's input/local references)."""
     remap = extra.get("key_remapping") or {}
-    return {"dataset_path": extra.get("train_dataset"), "text_key": next(iter(remap), "text")}
+    return ({"dataset_path": extra.get("train_dataset"), "text_key": next(iter(remap), "text")},
+            {"train_dataset": "dataset_path"})
+
+
+def _rename_refs(mapping: dict, renames: dict) -> dict:
+    out = {}
+    for key, value in mapping.items():
+        root, _, rest = key.partition(".")
+        head, dot, tail = rest.partition(".")
+        if root == "extra_configs" and head in renames:
+            key = f"extra_configs.{renames[head]}{dot}{tail}"
+        out[key] = value
+    return out
 
 
 ADAPTERS = {("modelscope", "causal_lm"): _modelscope_to_causal_lm}
@@ -117,7 +131,10 @@ def apply_substitutes(job, substitutes: dict | None) -> None:
         if adapter is None:
             raise ConfigError(f"substitutes: no substitute {new!r} for component type {old!r} "
                               f"(known: {', '.join(f'{a} -> {b}' for a, b in ADAPTERS)})", key=f"substitutes.{old}")
-        job.extra = {"type": new, **{k: v for k, v in adapter(job.extra).items() if v is not None}}
+        keys, renames = adapter(job.extra)
+        job.extra = {"type": new, **{k: v for k, v in keys.items() if v is not None}}
+        job.cfg = copy.copy(job.cfg)
+        job.cfg.input, job.cfg.local = _rename_refs(job.cfg.input, renames), _rename_refs(job.cfg.local, renames)
     job.extra.update(sub)
     print(f"juicer-sandbox: warning: job {job.id}: component {old!r} runs as {new!r} with {sub or 'no extra keys'} "
           f"(substitutes)", file=sys.stderr)

@@ -13,7 +13,8 @@ Substitutes, only where the original would download a hub model (listed in the R
 * the GPT-3 quality classifier (``gpt3.zip``, a PySpark model): this project's classifier,
   trained here with ``juicer-sandbox assets train-quality``;
 * the ModelScope GPT-3 model (``iic/nlp_gpt3_text-generation_chinese-base``): ``--substitutes
-  '{modelscope: causal_lm}'`` trains the project's tiny causal LM on the same data instead;
+  '{modelscope: {type: causal_lm, tokenizer_path: ...}}'`` trains the project's tiny causal LM on
+  the same data instead (with a BPE tokenizer trained here on the demo texts);
 * the API model (``qwen2.5-32b-instruct``): a loopback OpenAI-compatible server answering with
   canned completions (``OPENAI_BASE_URL``, as for the original).
 """
@@ -211,16 +212,22 @@ def test_auto_prompt_runs_end_to_end(root, api_server):
     assert rows and all(r["grades"] in ("0", "1") for r in rows)
     evaluation = _context(root, work, "iter_2/grader_model_prompt_optimization/04_evaluation_grades_evaluation")
     assert 0.0 <= evaluation["outputs"]["min_mse"] <= 1.0
-    # the merged top prompts are published as the original did: <export dir>/iter_N/<name>
-    merged = root / work / "merged_top_generated_prompts/iter_2/new_prompts.jsonl"
-    assert merged.is_file() and merged.read_text().strip()
+    # the merged top prompts are published where the original put them: export_path
+    # '.../new_prompts.jsonl' of a data-pool step is a directory, with iter_N inserted before it
+    merged = list((root / work / "merged_top_generated_prompts/iter_2/new_prompts.jsonl").glob("*_merged.jsonl"))
+    assert len(merged) == 1 and merged[0].read_text().strip()
+    assert (root / work / "iter_1/gate/context.json").is_file()
 
 
 @pytest.mark.e2e
 def test_demo_runs_end_to_end(root):
     lid_substitute(Path(os.environ["DATA_JUICER_MODELS_CACHE"]), require_fasttext=True)
     quality_substitute(root)
-    subs = "{modelscope: {type: causal_lm, max_tokens: 4096, context: 32, batch_size: 4, vocab_size: null}}"
+    from juicer_sandbox.models.tokenizer import train_tokenizer
+
+    texts = [json.loads(line)["text"] for line in (root / "demos/data/demo-dataset.jsonl").read_text().splitlines()]
+    tok = train_tokenizer(texts * 5, vocab_size=300, out_path=root / "tokenizer.json", min_frequency=1)
+    subs = f"{{modelscope: {{type: causal_lm, tokenizer_path: {tok}, max_tokens: 4096, context: 32, batch_size: 4}}}}"
     proc = cli("run", "--config", DEMO, "--substitutes", subs, "--cores", "2")
     assert proc.returncode == 0, proc.stderr[-6000:]
     assert "component 'modelscope' runs as 'causal_lm'" in proc.stderr
