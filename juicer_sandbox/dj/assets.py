@@ -116,10 +116,11 @@ def _download(urls: list[str], dest: str, timeout: float) -> str | None:
     for url in urls:
         tmp = dest + ".part"
         try:
-            os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-            with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as fh:
-                while chunk := resp.read(1 << 20):
-                    fh.write(chunk)
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+                with open(tmp, "wb") as fh:
+                    while chunk := resp.read(1 << 20):
+                        fh.write(chunk)
             os.replace(tmp, dest)
             return None
         except OSError as exc:  # URLError, timeouts and HTTP errors are OSErrors

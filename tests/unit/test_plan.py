@@ -294,20 +294,28 @@ def test_existing_inputs_are_file_inputs(here):
     assert sorted(job.file_inputs) == ["data/a.jsonl", "r.yaml"]
 
 
-def test_two_jobs_exporting_the_same_path_is_an_error(here):
-    path = write(here / "sb.yaml", {"execution_job_configs": [process("x", dj=recipe("out/same.jsonl")),
-                                                             process("y", dj=recipe("out/same.jsonl"))]})
-    with pytest.raises(ConfigError) as ei:
-        compile_plan(path)
-    err = ei.value
-    assert err.file == path and err.key == "execution_job_configs[1].dj_configs.export_path"
-    assert "'out/same.jsonl'" in str(err) and "anonymous/00_execution_x" in str(err)
+def test_two_jobs_exporting_the_same_path_are_ordered_and_warned_about(here, capsys):
+    # the original let the later job overwrite the earlier one's file; here the later job in plan
+    # order depends on the earlier one, so it also writes last (issue 13)
+    plan = plan_of(here, {"execution_job_configs": [process("x", dj=recipe("out/same.jsonl")),
+                                                    process("y", dj=recipe("out/same.jsonl"))]})
+    x, y = plan.jobs["anonymous/00_execution_x"], plan.jobs["anonymous/01_execution_y"]
+    assert y.deps == [x.id] and x.shared_exports == [y.id] and y.shared_exports == [x.id]
+    assert x.exports == y.exports == {"dj_configs.export_path": "out/same.jsonl"}
+    assert plan.aliases[os.path.abspath("out/same.jsonl")] == y.id  # later readers read the last writer
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert warning == ["juicer-sandbox: warning: jobs anonymous/00_execution_x and anonymous/01_execution_y both "
+                       "export to out/same.jsonl; anonymous/01_execution_y runs after anonymous/00_execution_x and "
+                       "its copy is the one left there (each job keeps its own copy in its artifacts)"]
 
 
-def test_same_export_path_spelled_differently_is_still_an_error(here):
-    err = plan_error(here, {"execution_job_configs": [process("x", dj=recipe("out/same.jsonl")),
-                                                      process("y", dj=recipe("./out/../out/same.jsonl"))]})
-    assert err.key == "execution_job_configs[1].dj_configs.export_path"
+def test_same_export_path_spelled_differently_is_still_shared(here):
+    plan = plan_of(here, {"execution_job_configs": [process("x", dj=recipe("out/same.jsonl")),
+                                                    process("y", dj=recipe("./out/../out/same.jsonl")),
+                                                    process("z", dj=recipe("out/same.jsonl"))]})
+    z = plan.jobs["anonymous/02_execution_z"]
+    assert z.deps == ["anonymous/01_execution_y"]
+    assert z.shared_exports == ["anonymous/00_execution_x", "anonymous/01_execution_y"]
 
 
 def test_missing_dataset_path_names_the_key(here):
