@@ -104,6 +104,9 @@ def cmd_run(args, extra: list[str]) -> int:
         extra, snake_args = extra[:cut], extra[cut + 1:]
     if not os.path.isfile(args.config):
         raise SandboxError(f"sandbox config file not found: {args.config}")
+    if not os.path.isfile(os.path.join(WORKFLOW_DIR, "Snakefile")):
+        raise SandboxError(f"no Snakefile next to the package ({WORKFLOW_DIR}): install the checkout with "
+                           f"`pip install -e <checkout>` (as `make` does) so the workflow is found")
     cmd = snakemake_command(args, parse_overrides(extra)) + snake_args
     print("juicer-sandbox: " + " ".join(cmd), file=sys.stderr)
     env = dict(os.environ)
