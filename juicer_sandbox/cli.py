@@ -114,11 +114,19 @@ def cmd_run(args, extra: list[str]) -> int:
     return subprocess.run(cmd, env=env).returncode
 
 
-def sandbox_recipes(paths: list[str]) -> list[dict]:
-    """The Data-Juicer recipes of sandbox configs (every job's dj_configs) or of recipe files."""
+def sandbox_configs(paths: list[str]) -> tuple[list[dict], list[dict]]:
+    """The Data-Juicer recipes (every job's dj_configs) and component configs (extra_configs) of
+    sandbox configs; a recipe file counts as one recipe."""
     from .config.sandbox import load_sandbox, load_yaml, resolve_path
 
-    recipes = []
+    def loaded(value, base):
+        if isinstance(value, str):
+            value = resolve_path(value, base)
+            ok = os.path.isfile(value) and value.endswith((".yaml", ".yml", ".json"))
+            value = load_yaml(value) if ok else None
+        return value if isinstance(value, dict) else None
+
+    recipes, extras = [], []
     for path in paths:
         data = load_yaml(path)
         if isinstance(data, dict) and "process" in data:
@@ -126,20 +134,36 @@ def sandbox_recipes(paths: list[str]) -> list[dict]:
             continue
         for _, jobs in load_sandbox(path).pipelines:
             for job in jobs:
-                dj = job.dj_configs
-                if isinstance(dj, str):
-                    dj = resolve_path(dj, os.path.dirname(job.file))
-                    dj = load_yaml(dj) if os.path.isfile(dj) and dj.endswith((".yaml", ".yml", ".json")) else None
-                if isinstance(dj, dict):
-                    recipes.append(dj)
-    return recipes
+                base = os.path.dirname(job.file)
+                recipes += [d for d in [loaded(job.dj_configs, base)] if d and "dj_configs" not in job.input]
+                extras += [e for e in [loaded(job.extra_configs, base)] if e and "extra_configs" not in job.input]
+    return recipes, extras
+
+
+def quality_model_line(extras: list[dict]) -> str | None:
+    """The model file dj_text_quality_classifier loads, when a job needs it (no reference_path)."""
+    from .components.original_models import quality_model_path
+
+    need = [e for e in extras if e.get("type") == "dj_text_quality_classifier" and not e.get("reference_path")]
+    if not need:
+        return None
+    path = quality_model_path(need[0])
+    if os.path.isfile(path):
+        return f"present: GPT-3 quality classifier: {path}"
+    return (f"missing: GPT-3 quality classifier: put the file at {path} (not downloadable: train it with "
+            f"`juicer-sandbox assets train-quality --reference CLEAN.jsonl --negative RAW.jsonl`)")
 
 
 def cmd_assets(args) -> int:
     if args.assets_command == "fetch":
         from .dj.assets import fetch_assets
 
-        missing = fetch_assets(sandbox_recipes(args.configs) if args.configs else None, timeout=args.timeout)
+        recipes, extras = sandbox_configs(args.configs) if args.configs else (None, [])
+        missing = fetch_assets(recipes, timeout=args.timeout)
+        line = quality_model_line(extras)
+        if line:
+            print(line)
+            missing += line.startswith("missing")
         return 1 if missing else 0
     from .components.original_models import quality_model_path
     from .io import iter_jsonl

@@ -113,6 +113,11 @@ def test_demo_plan_names_the_missing_assets(root):
 def test_demo_plans_unchanged(root):
     lid_substitute(Path(os.environ["DATA_JUICER_MODELS_CACHE"]), require_fasttext=False)
     quality_substitute(root)
+    models = os.environ["DATA_JUICER_MODELS_CACHE"]
+    proc = cli("assets", "fetch", DEMO)  # everything is in place: nothing is downloaded
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [f"present: fastText language-id model: {models}/lid.176.bin",
+                                        f"present: GPT-3 quality classifier: {models}/gpt3_quality_classifier.json"]
     proc = cli("validate", "--json", DEMO)
     assert proc.returncode == 0, proc.stderr
     jobs = {j["job"]: j for j in json.loads(proc.stdout)}
