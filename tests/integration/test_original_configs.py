@@ -163,6 +163,60 @@ def test_multimodal_configs_fail_with_not_available_yet(root, config, component)
 
 
 # -- runs -----------------------------------------------------------------------------------------
+USER_GUIDE_SHAPE = """
+project_name: 'guide-shape'
+work_dir: './outputs/guide-shape'
+hpo_config: null
+probe_job_configs:
+  - hook: 'ProbeViaAnalyzerHook'
+    meta_name: 'analysis_ori_data'
+    dj_configs: 'recipe.yaml'
+    extra_configs:
+refine_recipe_job_configs:
+  - hook: 'RefineRecipeViaKSigmaHook'
+    meta_name: 'analysis_ori_data'
+    output: 'refined_recipe_path'
+    dj_configs: 'recipe.yaml'
+    extra_configs:
+      path_k_sigma_recipe: './outputs/guide-process/k_sigma_new_recipe.yaml'
+execution_job_configs:
+  - hook: 'ProcessDataHook'
+    meta_name: 'process_data_with_refined_recipe'
+    input:
+      dj_configs: '-1.refined_recipe_path'
+    output: 'processed_dataset_path'
+    dj_configs: '<auto_replaced_with_previous_output>'
+    extra_configs:
+evaluation_job_configs:
+  - hook: 'ProbeViaAnalyzerHook'
+    meta_name: 'analysis_processed_data'
+    input:
+      dj_configs.dataset_path: 'anonymous.process_data_with_refined_recipe.processed_dataset_path'
+    dj_configs: 'recipe.yaml'
+    extra_configs:
+"""
+
+
+@pytest.mark.e2e
+def test_user_guide_shape_with_placeholder_and_shared_probe_export_runs_unedited(root):
+    """The demo's shape with a text-only recipe (no hub model): runs as written, twice."""
+    (root / "recipe.yaml").write_text("project_name: 'guide-process'\n"
+                                      "dataset_path: './demos/data/demo-dataset.jsonl'\nnp: 4\n"
+                                      "export_path: './outputs/guide-process/processed.jsonl'\n"
+                                      "process:\n  - text_length_filter:\n      min_len: 10\n      max_len: 10000\n")
+    (root / "guide.yaml").write_text(USER_GUIDE_SHAPE)
+    proc = cli("run", "--config", "guide.yaml", "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    assert "both export to ./outputs/guide-process/processed_stats.jsonl" in proc.stderr
+    later = _context(root, "outputs/guide-shape", "anonymous/03_evaluation_analysis_processed_data")
+    published = root / "outputs/guide-process/processed_stats.jsonl"
+    assert published.read_bytes() == Path(later["published"][str(published)]).read_bytes()
+    # a forced rerun: the earlier probe may overwrite the later one's publication (they share it)
+    proc = cli("run", "--config", "guide.yaml", "--cores", "2", "--", "--forceall")
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    assert published.read_bytes() == Path(later["published"][str(published)]).read_bytes()
+
+
 class _Canned(http.server.BaseHTTPRequestHandler):
     """OpenAI-compatible /chat/completions with canned answers: a new prompt for Data-Juicer's
     optimize_prompt_mapper, a grade (0 or 1, fixed per question) for the grader."""
