@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from pathlib import Path
 
@@ -143,6 +144,11 @@ def apply_substitutes(job, substitutes: dict | None) -> None:
 def plan_checks(job) -> None:
     """Checks of the original's components that need no runtime environment."""
     extra = job.extra or {}
+    runtime = {k.split(".")[1] for k in job.cfg.input if k.startswith("extra_configs.")}
+    if extra.get("type") == "huggingface" and "model" not in runtime and not os.path.isdir(str(extra.get("model"))):
+        raise ConfigError(f"huggingface model {extra.get('model')!r} is not a local directory; model hubs are not "
+                          f"contacted here: download it once and give its path", file=job.cfg.file,
+                          key=f"{job.cfg.where}.extra_configs.model")
     if extra.get("type") == "dj_text_quality_classifier" and "extra_configs" not in job.cfg.input:
         from ..components.original_models import missing_quality_model
 

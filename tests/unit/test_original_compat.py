@@ -115,6 +115,15 @@ def test_original_types_not_built_yet_say_so(factory, type_name):
                              f"yet in juicer-sandbox")
 
 
+def test_huggingface_model_must_be_a_local_directory_at_plan_time(here):
+    job = {"hook": "InferModelHook", "meta_name": "h",
+           "extra_configs": {"type": "huggingface", "model": "Qwen/Qwen2.5-7B-Instruct", "dataset_path": "data/a.jsonl"}}
+    with pytest.raises(ConfigError) as ei:
+        plan_of(here, {"execution_job_configs": [job]})
+    assert ei.value.key == "execution_job_configs[0].extra_configs.model"
+    assert "'Qwen/Qwen2.5-7B-Instruct' is not a local directory" in str(ei.value)
+
+
 def test_unknown_helper_function_is_a_plan_error(here):
     with pytest.raises(ConfigError, match="build_messages_func"):
         plan_of(here, {"execution_job_configs": [_infer_job(build_messages_func="build_input")]})
