@@ -143,13 +143,17 @@ def test_auto_prompt_plans_unchanged(root):
     assert "iter_5/select_and_merge_data_pools/01_execution_merge_single_prompt_data_pools" in jobs
 
 
-@pytest.mark.parametrize("config, component", [
-    (T2V + "1_single_op_pipeline.yaml", ("dj_to_easyanimate_video_dataset_conversion", "general_data_executor")),
-    (T2V + "2_multi_op_pipeline.yaml", ("dj_to_easyanimate_video_dataset_conversion", "general_data_executor")),
-    (T2V + "3_duplicate_pipeline.yaml", ("dj_to_easyanimate_video_dataset_conversion", "general_data_executor")),
-    (INTERNVL, ("coco_caption_to_dj_conversion", "general_data_executor")),
+_CONVERT = ("dj_to_easyanimate_video_dataset_conversion", "general_data_executor")
+
+
+@pytest.mark.parametrize("config, key, component", [
+    (T2V + "1_single_op_pipeline.yaml", "execution_job_configs[2]", _CONVERT),
+    (T2V + "2_multi_op_pipeline.yaml", "execution_job_configs[2]", _CONVERT),
+    (T2V + "3_duplicate_pipeline.yaml", "execution_job_configs[0]", _CONVERT),
+    (INTERNVL, "pipelines[0].baseline_preparation.execution_job_configs[0]",
+     ("coco_caption_to_dj_conversion", "general_data_executor")),
 ])
-def test_multimodal_configs_fail_with_not_available_yet(root, config, component):
+def test_multimodal_configs_fail_with_not_available_yet(root, config, key, component):
     lid_substitute(Path(os.environ["DATA_JUICER_MODELS_CACHE"]), require_fasttext=False)
     if config.endswith("3_duplicate_pipeline.yaml"):
         # it reads the multi-op config's output, as in the original: it plans once that file exists
@@ -159,7 +163,8 @@ def test_multimodal_configs_fail_with_not_available_yet(root, config, component)
         (root / "outputs/demo-bench/demo-dataset-with-multi-op-stats.json").write_text("[]\n")
     proc = cli("validate", config)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1].endswith(NOT_YET.format(*component)), proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (f"juicer-sandbox: error: {config}: {key}.extra_configs.type: "
+                                                    + NOT_YET.format(*component))
 
 
 # -- runs -----------------------------------------------------------------------------------------
