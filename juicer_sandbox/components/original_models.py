@@ -73,9 +73,9 @@ def llm_infer(cfg: dict, answer: Callable[[list[dict]], str]) -> list[str]:
 # -- api ---------------------------------------------------------------------------------------
 def infer_api(cfg: dict, run) -> list[str]:
     if not any(k in cfg for k in _ORIGINAL_KEYS):
-        from .model_components import infer_api as project_api
-
-        return project_api(cfg, run)
+        if _PROJECT_API_FN is None:
+            raise SandboxError("api: without build_messages_func this needs the project's own api component")
+        return _PROJECT_API_FN(cfg, run)
     from ..models.infer import chat_completion
 
     params = dict(cfg.get("model_params") or {})
@@ -84,7 +84,9 @@ def infer_api(cfg: dict, run) -> list[str]:
         raise SandboxError("api: no endpoint: set OPENAI_BASE_URL (as for the original) or base_url")
     endpoint = cfg.get("api_endpoint")
     url = base_url.rstrip("/") + "/" + endpoint.lstrip("/") if endpoint else base_url
-    api_key = cfg.get("api_key") or params.pop("api_key", None) or os.environ.get("OPENAI_API_KEY") or None
+    api_key = (cfg.get("api_key") or params.pop("api_key", None)
+               or (os.environ.get(cfg["api_key_env"]) if cfg.get("api_key_env") else None)
+               or os.environ.get("OPENAI_API_KEY") or None)
     response_path = cfg.get("response_path") or "choices.0.message.content"
     sampling = dict(cfg.get("sampling_params") or {})
 
@@ -252,14 +254,30 @@ def not_yet_available(factory: str, type_name) -> str | None:
 _LLM = {"dataset_path": _PATHS, "model": {"type": "string"}, "infer_res_key": {"type": "string"},
         "model_params": {"type": ["object", "null"]}, "sampling_params": {"type": ["object", "null"]},
         **helper_schema()}
-_PROJECT_API = {"base_url": {"type": ["string", "null"]}, "api_key": {"type": ["string", "null"]},
-                "prompt_key": {"type": "string"}, "max_tokens": {"type": "integer", "minimum": 1},
-                "system_prompt": {"type": ["string", "null"]}, "timeout": {"type": "number", "exclusiveMinimum": 0}}
+
+
+def _project_api() -> tuple[Callable | None, dict]:
+    """The project's own `api` component (registered after this module for model_infer): its
+    function runs configs without the original's keys, and its keys stay valid here."""
+    import importlib
+
+    from .registry import FACTORIES
+
+    for module_name, attr in FACTORIES["model_infer"].sources:
+        if module_name != __name__:
+            module = importlib.import_module(module_name)
+            if "api" in getattr(module, attr, {}):
+                return getattr(module, attr)["api"], getattr(module, "SCHEMAS", {}).get("api", {})
+    return None, {}
+
+
+_PROJECT_API_FN, _PROJECT_API_SCHEMA = _project_api()
 INFERENCERS = {"api": infer_api, "huggingface": infer_huggingface, "vllm": infer_vllm}
 TRAINERS = {"modelscope": train_modelscope}
 DATA_EVALUATORS = {"dj_text_quality_classifier": dj_text_quality_classifier}
 SCHEMAS = {
-    "api": _schema({**_LLM, **_PROJECT_API, "api_endpoint": {"type": ["string", "null"]},
+    "api": _schema({**(_PROJECT_API_SCHEMA.get("properties") or {}), **_LLM,
+                    "api_endpoint": {"type": ["string", "null"]},
                     "response_path": {"type": ["string", "null"]},
                     "max_retry_num": {"type": "integer", "minimum": 0}}, ["dataset_path", "model"]),
     "huggingface": _schema(_LLM, ["dataset_path", "model"]),

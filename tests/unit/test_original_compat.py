@@ -318,3 +318,13 @@ def test_assets_fetch_downloads_when_the_network_allows(here, monkeypatch):
         server.shutdown()
     assert lines == [f"fetched: stopwords: {here}/words/stopwords.json"]
     assert json.loads((here / "words" / "stopwords.json").read_text()) == {"en": ["the"]}
+
+
+def test_api_without_the_original_keys_is_the_project_component(here, echo_server):
+    (here / "p.jsonl").write_text('{"text": "hi"}\n')
+    comp = get_component("model_infer", "api")
+    assert {"prompt_key", "system_prompt", "build_messages_func"} <= set(comp.schema["properties"])
+    cfg = {"model": "m", "dataset_path": "p.jsonl", "export_path": str(here / "out"), "base_url": echo_server}
+    (out,) = comp.fn(cfg, Run({"job": "j"}, None, cfg, here, here))
+    assert json.loads(Path(out).read_text())["response"] == "1:None"
+    assert _Echo.seen[0][1]["messages"] == [{"role": "user", "content": "hi"}]
