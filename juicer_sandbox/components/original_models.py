@@ -232,25 +232,6 @@ def dj_text_quality_classifier(cfg: dict) -> float:
     return float(np.mean(scores)) if len(scores) else 0.0
 
 
-# The original's component types that need third-party GPU stacks (EasyAnimate, InternVL, VBench,
-# Trinity-RFT) or video metrics; planned as issues of their own.
-NOT_YET = {
-    "model_train": ("easyanimate", "trinity-rft", "internvl_coco_caption"),
-    "model_infer": ("easyanimate",),
-    "model_evaluator": ("internvl_coco_caption",),
-    "data_evaluator": ("vbench_video_evaluator", "video_inception_evaluator"),
-    "general_data_executor": ("coco_caption_to_dj_conversion", "coco_caption_meta_generation",
-                              "dj_to_easyanimate_video_dataset_conversion"),
-}
-
-
-def not_yet_available(factory: str, type_name) -> str | None:
-    if type_name in NOT_YET.get(factory, ()):
-        return (f"component type {type_name!r} ({factory}) of the original DJ-Sandbox is not available yet "
-                f"in juicer-sandbox")
-    return None
-
-
 _LLM = {"dataset_path": _PATHS, "model": {"type": "string"}, "infer_res_key": {"type": "string"},
         "model_params": {"type": ["object", "null"]}, "sampling_params": {"type": ["object", "null"]},
         **helper_schema()}

@@ -74,7 +74,7 @@ def get_component(factory: str, type_name: Any, file: str | None = None, key: st
     for name, fn, schema, n, module in _entries(FACTORIES[factory]):
         valid.setdefault(name, Component(factory, name, fn, schema, n, module))
     if type_name not in valid:
-        from .original_models import not_yet_available
+        from .not_yet import not_yet_available
 
         later = not_yet_available(factory, type_name)
         if later:

@@ -50,7 +50,10 @@ def take_env_keys(extra: dict, spec, cfg) -> dict | None:
     if params is not None and not isinstance(params, dict):
         raise ConfigError("env_params must be a mapping", file=cfg.file, key=f"{where}.env_params")
     families = env_families()
-    if name is not None and str(name) in families and str(name) != spec.env:
+    from ..components.not_yet import not_yet_available
+
+    later = spec.factory and not_yet_available(spec.factory, extra.get("type"))  # its own error follows
+    if name is not None and str(name) in families and str(name) != spec.env and not later:
         raise ConfigError(
             f"env_name {name!r} names the {name!r} env family, but {spec.name} runs in the {spec.env!r} family "
             f"(envs/{spec.env}.yaml); every hook runs in its rule family's env here: remove env_name",

@@ -143,17 +143,29 @@ def test_auto_prompt_plans_unchanged(root):
     assert "iter_5/select_and_merge_data_pools/01_execution_merge_single_prompt_data_pools" in jobs
 
 
-_CONVERT = ("dj_to_easyanimate_video_dataset_conversion", "general_data_executor")
+def _t2v(first: int):
+    """The original's T2V jobs that need components not built yet, in plan order: (key, type, factory)."""
+    ex = "execution_job_configs"
+    return [(f"{ex}[{first}]", "dj_to_easyanimate_video_dataset_conversion", "general_data_executor"),
+            (f"{ex}[{first + 1}]", "easyanimate", "model_train"), (f"{ex}[{first + 2}]", "easyanimate", "model_infer"),
+            ("evaluation_job_configs[0]", "vbench_video_evaluator", "data_evaluator")]
 
 
-@pytest.mark.parametrize("config, key, component", [
-    (T2V + "1_single_op_pipeline.yaml", "execution_job_configs[2]", _CONVERT),
-    (T2V + "2_multi_op_pipeline.yaml", "execution_job_configs[2]", _CONVERT),
-    (T2V + "3_duplicate_pipeline.yaml", "execution_job_configs[0]", _CONVERT),
-    (INTERNVL, "pipelines[0].baseline_preparation.execution_job_configs[0]",
-     ("coco_caption_to_dj_conversion", "general_data_executor")),
+_IVL = "pipelines[0].baseline_preparation.execution_job_configs"
+
+
+@pytest.mark.parametrize("config, candidates", [
+    (T2V + "1_single_op_pipeline.yaml", _t2v(2)),
+    (T2V + "2_multi_op_pipeline.yaml", _t2v(2)),
+    (T2V + "3_duplicate_pipeline.yaml", _t2v(0)),
+    (INTERNVL, [(f"{_IVL}[0]", "coco_caption_to_dj_conversion", "general_data_executor"),
+                (f"{_IVL}[1]", "coco_caption_meta_generation", "general_data_executor"),
+                ("pipelines[1].single_op_exps.execution_job_configs[2]", "internvl_coco_caption", "model_train")]),
 ])
-def test_multimodal_configs_fail_with_not_available_yet(root, config, key, component):
+def test_multimodal_configs_fail_with_not_available_yet(root, config, candidates):
+    """The first job (in plan order) whose component type is not built yet is named, exactly."""
+    from juicer_sandbox.components.registry import types_of
+
     lid_substitute(Path(os.environ["DATA_JUICER_MODELS_CACHE"]), require_fasttext=False)
     if config.endswith("3_duplicate_pipeline.yaml"):
         # it reads the multi-op config's output, as in the original: it plans once that file exists
@@ -161,10 +173,13 @@ def test_multimodal_configs_fail_with_not_available_yet(root, config, key, compo
         assert "demo-dataset-with-multi-op-stats.json' does not exist and no earlier job produces it" in proc.stderr
         (root / "outputs/demo-bench").mkdir(parents=True)
         (root / "outputs/demo-bench/demo-dataset-with-multi-op-stats.json").write_text("[]\n")
+    missing = [(key, t, f) for key, t, f in candidates if t not in types_of(f)]
+    assert missing, "every component type exists now: this test should check that the config plans"
+    key, type_name, factory = missing[0]
     proc = cli("validate", config)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (f"juicer-sandbox: error: {config}: {key}.extra_configs.type: "
-                                                    + NOT_YET.format(*component))
+                                                    + NOT_YET.format(type_name, factory))
 
 
 # -- runs -----------------------------------------------------------------------------------------
