@@ -50,9 +50,11 @@ def root(tmp_path, monkeypatch):
     base.mkdir()
     for name in ("configs", "demos", "tests", "tools"):
         (base / name).symlink_to(ORIGINAL / name)
-    models = tmp_path / "models"
+    models, assets = tmp_path / "models", tmp_path / "assets"
     models.mkdir()
+    assets.mkdir()
     monkeypatch.setenv("DATA_JUICER_MODELS_CACHE", str(models))
+    monkeypatch.setenv("DATA_JUICER_ASSETS_CACHE", str(assets))
     monkeypatch.delenv("DATA_JUICER_EXTERNAL_MODELS_HOME", raising=False)
     monkeypatch.chdir(base)
     return base
@@ -84,6 +86,17 @@ def lid_substitute(models: Path, require_fasttext: bool) -> None:
     train.write_text("\n".join(lines) + "\n", encoding="utf-8")
     fasttext.train_supervised(str(train), epoch=25, seed=0, thread=1, verbose=0).save_model(
         str(models / "lid.176.bin"))
+
+
+def plan_only_assets() -> None:
+    """What the InternVL all-stats recipe's ops load, for plan-only tests: word lists (real, tiny)
+    and model files that say what they are (the plan checks presence, never content)."""
+    models = Path(os.environ["DATA_JUICER_MODELS_CACHE"])
+    for name in ("en.sp.model", "en.arpa.bin"):
+        (models / name).write_text("plan-only stand-in: the plan checks presence, not content\n")
+    lid_substitute(models, require_fasttext=False)
+    for kind in ("stopwords", "flagged_words"):
+        (Path(os.environ["DATA_JUICER_ASSETS_CACHE"]) / f"{kind}.json").write_text('{"en": ["the"]}')
 
 
 def quality_substitute(root: Path) -> None:
@@ -166,7 +179,7 @@ def test_multimodal_configs_fail_with_not_available_yet(root, config, candidates
     """The first job (in plan order) whose component type is not built yet is named, exactly."""
     from juicer_sandbox.components.registry import types_of
 
-    lid_substitute(Path(os.environ["DATA_JUICER_MODELS_CACHE"]), require_fasttext=False)
+    plan_only_assets()
     if config.endswith("3_duplicate_pipeline.yaml"):
         # it reads the multi-op config's output, as in the original: it plans once that file exists
         proc = cli("validate", config)
