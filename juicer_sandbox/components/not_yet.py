@@ -11,8 +11,6 @@ NOT_YET = {
     "model_infer": ("easyanimate",),
     "model_evaluator": ("internvl_coco_caption",),
     "data_evaluator": ("vbench_video_evaluator", "video_inception_evaluator"),
-    "general_data_executor": ("coco_caption_to_dj_conversion", "coco_caption_meta_generation",
-                              "dj_to_easyanimate_video_dataset_conversion"),
 }
 
 
