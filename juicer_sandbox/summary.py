@@ -123,6 +123,9 @@ def build_summary(records: list[dict], sandbox_path: str, work_dir: str) -> tupl
     data = {"sandbox": sandbox_path, "work_dir": work_dir, "jobs": jobs}
     md = [f"# Sandbox summary: {sandbox_path}", "", f"Results under `{work_dir}`.", ""]
     # the result first: the arms' evaluations and rankings, then how the data changed, then every job
+    warnings = [f"- {j['job']}: {w}" for j in jobs for w in (j["metrics"] or {}).get("warnings") or []]
+    if warnings:  # skipped bad records, empty outputs, edited exports: never silent
+        md += ["## Warnings", "", *warnings, ""]
     md += model_comparison(records)
     from .report import ranking_summary_lines
 

@@ -19,10 +19,12 @@ def process_data(run: Run) -> Result:
     are reused; the output keeps its stats so later probes reuse them too.
     """
     from ..dj.engine import filter_with_stored_stats, run_recipe
+    from ..dj.preflight import check_job_data
     from ..dj.stats_reuse import prepare_dataset, write_provenance
 
     original = run.dj or {}
     recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
+    recipe, checked = check_job_data(recipe, run.scratch, run.extra)  # before Data-Juicer starts
     export_name = Path(original.get("export_path") or f"{dataset_stem(original.get('dataset_path', ''))}.jsonl").name
     if not export_name.endswith(".jsonl"):
         export_name = dataset_stem(export_name) + ".jsonl"
@@ -43,8 +45,10 @@ def process_data(run: Run) -> Result:
             n_out, engine = run_recipe(recipe, run.scratch / "dj", out, np=run.threads), "DefaultExecutor"
     write_provenance(out, recipe, inherited)
     log.info("processed %s: %s -> %d samples", recipe.get("dataset_path"), n_in, n_out)
+    if n_in and not n_out:  # never silently: an empty result from a non-empty input is worth a look
+        checked.setdefault("warnings", []).append(f"kept 0 of {n_in} samples: the output is empty")
     return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out, "engine": engine,
-                                             "reused_stats_from": recipe.get("dataset_path")},
+                                             "reused_stats_from": recipe.get("dataset_path"), **checked},
                   exports={"dj_configs.export_path": str(out)})
 
 

@@ -42,11 +42,13 @@ def probe_via_analyzer(run: Run) -> Result:
     from ..dj.engine import STATS, compute_stats, plot_analysis
     from ..io import write_jsonl
 
+    from ..dj.preflight import check_job_data
     from ..dj.stats_reuse import covered_by, prepare_dataset, write_provenance
 
     original = run.dj or {}
     stem = dataset_stem(original.get("dataset_path", "dataset"))
     recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
+    recipe, checked = check_job_data(recipe, run.scratch, run.extra)  # before Data-Juicer starts
     data_path = run.artifacts / f"{stem}.jsonl"
     if covered_by(recipe, inherited):  # every stat is already in the data: nothing to compute
         n, engine = write_jsonl(data_path, iter_jsonl(recipe["dataset_path"])), "stored stats"
@@ -65,7 +67,7 @@ def probe_via_analyzer(run: Run) -> Result:
     log.info("probed %d samples, %d stats", n, len(overall))
     return Result(
         outputs=str(data_path),
-        metrics={"num_samples": n, "overall": overall, "engine": engine},
+        metrics={"num_samples": n, "overall": overall, "engine": engine, **checked},
         exports={"dj_configs.export_path": str(data_path if recipe.get("export_original_dataset") else stats_path)},
         hidden={"__stats__": str(stats_path), "__overall__": str(run.artifacts / "overall.json")},
         stats_sources={abs_path(original.get("dataset_path", "")): str(data_path)} if original.get("dataset_path") else {},
