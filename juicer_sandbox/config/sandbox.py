@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -58,17 +59,64 @@ class SandboxConfig:
     pipelines: list[tuple[str, list[JobConfig]]]
 
 
+# A config is small; a YAML alias bomb ("billion laughs") is tiny on disk but expands to more
+# nodes than any config has, and hangs whatever walks it. Counted on the node graph before
+# anything is built (aliases counted as often as they are used).
+MAX_YAML_NODES = int(os.environ.get("JUICER_SANDBOX_MAX_YAML_NODES", 200_000))
+MAX_COMBINATIONS = int(os.environ.get("JUICER_SANDBOX_MAX_COMBINATIONS", 20_000))
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _expanded_nodes(node, memo: dict, active: set) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise _TooBig("an alias refers to itself (a recursive structure)")
+    active.add(key)
+    n = 1
+    if isinstance(node, yaml.SequenceNode):
+        n += sum(_expanded_nodes(child, memo, active) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        n += sum(_expanded_nodes(k, memo, active) + _expanded_nodes(v, memo, active) for k, v in node.value)
+    active.discard(key)
+    if n > MAX_YAML_NODES:
+        raise _TooBig(f"it expands to more than {MAX_YAML_NODES:,} values through aliases (&/*); "
+                      f"a config this size is a mistake (raise JUICER_SANDBOX_MAX_YAML_NODES if it is not)")
+    memo[key] = n
+    return n
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses documents whose alias expansion is unbounded."""
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_nodes(node, {}, set())
+        return node
+
+
 def load_yaml(path: str | os.PathLike, what: str = "config") -> Any:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{what} file not found", file=str(path))
     try:
         with open(p, "r", encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise ConfigError(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}", file=str(path)) from None
+    except _TooBig as exc:
+        raise ConfigError(f"refused: {exc}", file=str(path)) from None
+    except RecursionError:
+        raise ConfigError("refused: nested too deeply", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
 
 
 WORKFLOW_DIR = Path(__file__).resolve().parents[2]  # where the Snakefile, config/ and data/ are
@@ -192,6 +240,14 @@ def expand_foreach(entry, matrix: dict, file: str, where: str):
                               f"(defined: {', '.join(matrix) or 'none'})", file=file, key=f"{where}.foreach")
         spec = {n: matrix[n] for n in spec}
     names = list(spec)
+    for n in names:
+        if not isinstance(spec[n], list) or not spec[n]:
+            raise ConfigError(f"foreach {n!r} needs a non-empty list of values", file=file, key=f"{where}.foreach")
+    combos = math.prod(len(spec[n]) for n in names)
+    if combos > MAX_COMBINATIONS:  # refused before expanding, not after minutes of it
+        raise ConfigError(f"foreach expands to {combos:,} jobs, over the limit of {MAX_COMBINATIONS:,} "
+                          f"(raise it with the environment variable JUICER_SANDBOX_MAX_COMBINATIONS)",
+                          file=file, key=f"{where}.foreach")
     body = {k: v for k, v in entry.items() if k != "foreach"}
     for combo in itertools.product(*(spec[n] for n in names)):
         values = {**constants, **dict(zip(names, combo))}
