@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from pathlib import Path
 
 import yaml
 
 from ..core.names import DJ_STATS as STATS
+from ..errors import SandboxError
+from .catalog import ENV_FILE
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +24,35 @@ _FIXED = {"use_cache": False, "open_tracer": False, "open_monitor": False, "use_
           "op_fusion": False, "export_in_parallel": False}
 
 
+class InstallRefused(SandboxError):
+    """Data-Juicer tried to pip-install a package while a job ran."""
+
+
+def forbid_installs() -> None:
+    """Turn Data-Juicer's run-time installs (its LazyLoader pip/uv-installs a missing module on
+    first use) into a clean error naming the package and the env file; pip and uv started by
+    an op itself find no index."""
+    from data_juicer.utils.lazy_loader import LazyLoader
+
+    os.environ["PIP_NO_INDEX"] = "1"
+    os.environ["UV_OFFLINE"] = "1"
+    if getattr(LazyLoader, "_juicer_sandbox_guard", False):
+        return
+
+    def refuse(cls, package_spec, pip_args=None):
+        raise InstallRefused(f"Data-Juicer needs the package {package_spec!r}, which this environment lacks, and "
+                             f"would install it now; this workflow installs nothing at run time: add it to "
+                             f"{ENV_FILE} and requirements.lock, and rebuild the environment")
+
+    LazyLoader._install_package = classmethod(refuse)
+    LazyLoader._juicer_sandbox_guard = True
+
+
 def init_cfg(recipe: dict, work_dir: Path, export_path: Path, np: int = 1):
     """A Data-Juicer config Namespace from a recipe dict, with paths and workers set for this job."""
     from data_juicer.config import init_configs
+
+    forbid_installs()
 
     recipe = copy.deepcopy(recipe)
     recipe.update(_FIXED)
@@ -105,6 +134,7 @@ def filter_with_stored_stats(recipe: dict, out_path: Path) -> tuple[int, int] | 
         return None
     from data_juicer.ops.base_op import OPERATORS
 
+    forbid_installs()
     keep = [True] * len(rows)
     columns = {c: [r.get(c) for r in rows] for c in {c for r in rows for c in r}}
     for _, name, args in ops:

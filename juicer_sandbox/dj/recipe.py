@@ -11,7 +11,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..io import write_text
-from .catalog import load_catalog
+from .catalog import ENV_FILE, load_catalog, op_missing_packages, op_runs_recipe_code
 
 
 def iter_ops(recipe: dict) -> Iterator[tuple[int, str, dict]]:
@@ -68,6 +68,7 @@ def validate_recipe(recipe: Any, file: str | None, prefix: str = "dj_configs") -
             if types and value is not None and (isinstance(value, bool) or not isinstance(value, types)):
                 raise ConfigError(f"op {name} argument {arg} must be {ann}, got {value!r}", file=file,
                                   key=f"{where}.{arg}")
+        check_op_environment(name, args, file, where)
 
 
 def _iter_ops_located(recipe, file, prefix):
@@ -110,3 +111,20 @@ def write_recipe(recipe: Mapping[str, Any], path: str | Path) -> Path:
         )
     write_text(target, text)
     return target
+_WARNED: set[tuple] = set()
+
+
+def check_op_environment(name: str, args: dict, file: str | None, where: str) -> None:
+    """Refuse an op whose packages are missing (Data-Juicer would pip-install them at run time);
+    say so, once, for an op that runs code written in the recipe."""
+    missing = op_missing_packages(name, args)
+    if missing:
+        pkgs = ", ".join(f"{package} (module {module})" for module, package in missing)
+        raise ConfigError(f"op {name} needs {pkgs}, not installed in this environment; Data-Juicer would install "
+                          f"it at run time, which this workflow does not allow: add it to {ENV_FILE} and "
+                          f"requirements.lock, and rebuild the environment", file=file, key=where)
+    if op_runs_recipe_code(name, args) and (file, where) not in _WARNED:
+        import sys
+
+        _WARNED.add((file, where))
+        print(f"juicer-sandbox: warning: {file}: {where}: runs code written in the recipe", file=sys.stderr)
