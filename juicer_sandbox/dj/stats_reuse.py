@@ -31,20 +31,44 @@ _NOT_STAT_AFFECTING = {
 }
 
 
-def op_signature(name: str, args: dict) -> dict:
-    """The op with defaults filled in and without threshold/execution arguments."""
+# Recipe-level keys Data-Juicer hands to every op that does not set them (its update_op_attr):
+# which field an op reads changes the stat it computes.
+_OP_ATTR_DEFAULTS = {"image_key": "images", "audio_key": "audios", "video_key": "videos",
+                     "image_bytes_key": "image_bytes"}
+# Recipe-level keys that change what text-and-media stats count.
+_RECIPE_STAT_KEYS = ("image_special_token", "audio_special_token", "video_special_token", "eoc_special_token")
+
+
+def recipe_op_attrs(recipe: dict | None) -> dict:
+    """The per-op attributes a recipe's top-level keys set, as Data-Juicer derives them."""
+    recipe = recipe or {}
+    text_keys = recipe.get("text_keys") or "text"
+    attrs = {"text_key": text_keys[0] if isinstance(text_keys, list) else text_keys}
+    attrs.update({k: recipe.get(k) or d for k, d in _OP_ATTR_DEFAULTS.items()})
+    attrs.update({k: recipe[k] for k in _RECIPE_STAT_KEYS if recipe.get(k) is not None})
+    return attrs
+
+
+def op_signature(name: str, args: dict, recipe: dict | None = None) -> dict:
+    """The op with defaults and the recipe's text/media keys filled in, without threshold/execution arguments."""
     from .catalog import load_catalog
 
     spec = load_catalog()["ops"].get(name, {"params": {}})
     full = {k: p["default"] for k, p in spec["params"].items() if not p["required"]}
     full.update(args)
+    for key, value in recipe_op_attrs(recipe).items():
+        if full.get(key) is None:
+            full[key] = value
+    for key, default in {"text_key": "text", **_OP_ATTR_DEFAULTS}.items():
+        if full.get(key) == default:
+            del full[key]  # Data-Juicer's defaults: the signature stays as it was before they were recorded
     thresholds = {a for b in stat_map.lookup(name, full) for a in b.args}
     return {"op": name, "args": {k: v for k, v in sorted(full.items())
                                  if k not in thresholds and k not in _NOT_STAT_AFFECTING}}
 
 
 def recipe_signatures(recipe: dict) -> list[dict]:
-    return [op_signature(name, args) for _, name, args in iter_ops(recipe)]
+    return [op_signature(name, args, recipe) for _, name, args in iter_ops(recipe)]
 
 
 def sidecar(dataset_path: str | os.PathLike) -> Path:
@@ -61,8 +85,15 @@ def write_provenance(dataset_path: str | os.PathLike, recipe: dict, inherited: l
 
 
 def read_provenance(dataset_path: str | os.PathLike) -> list[dict] | None:
+    """The sidecar's op signatures; one that does not parse vouches for nothing (stats recomputed)."""
     p = sidecar(dataset_path)
-    return read_json(p) if p.is_file() else None
+    if not p.is_file():
+        return None
+    try:
+        sigs = read_json(p)
+    except (ValueError, OSError):
+        return []
+    return sigs if isinstance(sigs, list) and all(isinstance(s, dict) and "op" in s for s in sigs) else []
 
 
 def stale_stat_keys(recipe: dict, provenance: list[dict]) -> set[str] | None:
@@ -70,7 +101,7 @@ def stale_stat_keys(recipe: dict, provenance: list[dict]) -> set[str] | None:
     have = {json.dumps(s, sort_keys=True) for s in provenance}
     stale: set[str] = set()
     for _, name, args in iter_ops(recipe):
-        sig = op_signature(name, args)
+        sig = op_signature(name, args, recipe)
         if json.dumps(sig, sort_keys=True) in have:
             continue
         keys = stat_map.stats_keys_for(name, {**sig["args"], **args})
@@ -85,7 +116,8 @@ def covered_by(recipe: dict, provenance: list[dict]) -> bool:
     have = {json.dumps(s, sort_keys=True) for s in provenance}
     ops = list(iter_ops(recipe))
     return bool(ops) and all(stat_map.stats_keys_for(name, args) and
-                             json.dumps(op_signature(name, args), sort_keys=True) in have for _, name, args in ops)
+                             json.dumps(op_signature(name, args, recipe), sort_keys=True) in have
+                             for _, name, args in ops)
 
 
 def prepare_dataset(recipe: dict, stats_sources: dict, work_dir: Path) -> tuple[dict, list[dict]]:

@@ -231,6 +231,8 @@ def test_schema_defaults_are_filled(here):
         "resume": False,
         "debug": False,
         "seed": 42,
+        "max_jobs": 20000,
+        "on_bad_records": "fail",
         "wandb": False,
         "max_iter_num": 1,
         "iter_targets": [],

@@ -328,3 +328,24 @@ def test_evaluate_data_hook_runs_the_accuracy_evaluator(here):
                "ground_truth_label_key": "g"}, Path("art"), Path("scratch"))
     result = evaluate_data(run)
     assert result.outputs[1] == 0.5
+
+
+def test_the_field_a_stat_was_computed_on_is_part_of_its_provenance():
+    """Stats of one text field never filter another (issue 14: text_keys was ignored)."""
+    provenance = recipe_signatures({**TEXT, "text_keys": "title"})
+    assert stale_stat_keys(TEXT, provenance) == {"char_rep_ratio", "text_len"}
+    assert stale_stat_keys({**TEXT, "text_keys": ["title", "body"]}, provenance) == set()
+    explicit = {"process": [{"character_repetition_filter": {"rep_len": 10, "text_key": "title"}},
+                            {"text_length_filter": {"text_key": "title"}}]}
+    assert stale_stat_keys(explicit, provenance) == set()
+    assert recipe_signatures({**TEXT, "text_keys": "text"}) == recipe_signatures(TEXT)
+
+
+def test_a_provenance_sidecar_that_does_not_parse_vouches_for_nothing(tmp_path):
+    from juicer_sandbox.dj.stats_reuse import read_provenance, sidecar
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "a", "__dj__stats__": {"text_len": 1}}\n')
+    sidecar(data).write_text('[{"op": "text_length_fil')  # truncated
+    assert read_provenance(data) == []
+    assert stale_stat_keys(TEXT, read_provenance(data)) == {"char_rep_ratio", "text_len"}
