@@ -6,7 +6,7 @@ import json
 import pytest
 
 from juicer_sandbox.errors import SandboxError
-from juicer_sandbox.secrets import REDACTED, redact, resolve_secrets, stash_secrets
+from juicer_sandbox.core.secrets import REDACTED, redact, resolve_secrets, stash_secrets
 
 
 def test_a_literal_key_is_stashed_and_comes_back_at_run_time(monkeypatch):

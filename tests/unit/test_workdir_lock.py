@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from juicer_sandbox import workdir_lock
+from juicer_sandbox.core import workdir_lock
 from juicer_sandbox.errors import SandboxError
 
-HOLD = "import sys, time; from juicer_sandbox import workdir_lock as w; w.acquire(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+HOLD = "import sys, time; from juicer_sandbox.core import workdir_lock as w; w.acquire(sys.argv[1]); print('held', flush=True); time.sleep(60)"
 
 
 def test_a_second_process_is_refused_while_the_first_holds_it(tmp_path):

@@ -15,7 +15,7 @@ import hashlib
 import os
 from typing import Any
 
-from .errors import SandboxError
+from ..errors import SandboxError
 
 REDACTED = "***"
 ENV_PREFIX = "JUICER_SANDBOX_SECRET_"

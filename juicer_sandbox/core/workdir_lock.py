@@ -15,7 +15,7 @@ import os
 import socket
 import time
 
-from .errors import SandboxError
+from ..errors import SandboxError
 
 LOCK_NAME = ".juicer-sandbox.lock"
 _held: dict[str, int] = {}  # work dir (abs) -> open file descriptor of its lock
