@@ -27,8 +27,16 @@ include: "rules/hooks.smk"
 include: "rules/report.smk"
 
 
+# Every job's record is a target: one removed (a failed rerun, by hand, set aside as corrupt)
+# is rebuilt, and everything downstream of it reruns, whatever else exists from earlier runs.
 rule all:
     default_target: True
     input:
         rules.summarize.output,
         rules.report_assets.output,
+        [PLAN.context_path(job_id) for job_id in PLAN.jobs],
+
+
+# A real run (not -n; not a job process) holds the work dir's lock and restores deleted exports.
+onstart:
+    fail_on_user_error(start_run, WORK_DIR)

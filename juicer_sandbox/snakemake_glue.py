@@ -1,18 +1,39 @@
 """Small helpers the rule files call: user-error reporting and per-job resources."""
 from __future__ import annotations
 
+import os
 import sys
 
 from .errors import SandboxError
 
 
 def fail_on_user_error(fn, *args, **kwargs):
-    """Run fn; a SandboxError ends Snakemake with the message only (no traceback), exit code 1."""
+    """Run fn; a SandboxError ends Snakemake with the message only (no traceback), exit code 1.
+    Anything else is a bug: one line on the console, the traceback in .juicer-sandbox-error.log."""
     try:
         return fn(*args, **kwargs)
     except SandboxError as exc:
         print(f"juicer-sandbox: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except Exception as exc:  # noqa: BLE001
+        import traceback
+
+        log = os.path.abspath(".juicer-sandbox-error.log")
+        with open(log, "w", encoding="utf-8") as fh:
+            traceback.print_exc(file=fh)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"juicer-sandbox: internal error: {type(exc).__name__}: {first} (traceback: {log})", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def start_run(work_dir: str) -> None:
+    """Snakefile onstart: lock the work dir against a second run, restore deleted exports."""
+    from .core.workdir_lock import acquire
+    from .hooks.exports import restore_exports
+
+    acquire(work_dir)
+    for path in restore_exports(work_dir):
+        print(f"juicer-sandbox: restored the deleted export {path} from its artifact", file=sys.stderr)
 
 
 def check_config_keys(config: dict, schema_path: str) -> None:

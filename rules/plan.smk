@@ -2,7 +2,7 @@
 # runs) and provide the input/param functions every hook rule shares.
 from juicer_sandbox.config.paths import work_relative
 from juicer_sandbox.config.plan import compile_plan, dumps_params
-from juicer_sandbox.snakemake_glue import fail_on_user_error, rule_resources
+from juicer_sandbox.snakemake_glue import fail_on_user_error, rule_resources, start_run
 
 PLAN = fail_on_user_error(
     compile_plan,

@@ -10,6 +10,7 @@ import copy
 import re
 from dataclasses import dataclass, field
 
+from ..core.content_hash import fingerprints
 from ..core.hooktable import HOOKS, HookSpec
 from . import fingerprint
 from .sandbox import JobConfig, SandboxConfig
@@ -75,6 +76,8 @@ class Job:
             # only when set, so that sandboxes without them keep their params (and are not rerun)
             **({"shared_exports": self.shared_exports} if self.shared_exports else {}),
             **({"env_request": self.env_request} if self.env_request else {}),
+            # content, not mtime: a dataset replaced with an older mtime (cp -p) still reruns the job
+            "input_fingerprints": sorted(str(h) for h in fingerprints(self.file_inputs).values()),
         }
 
 

@@ -300,6 +300,9 @@ def compile_plan(sandbox: SandboxConfig | str | os.PathLike, overrides: dict | N
     expand_iterations(plan, iter_cap)
     if sandbox.settings.get("hpo_config"):
         expand_trials(plan, hpo_parallel)
+    from .guard import check_plan
+
+    check_plan(plan)  # bounds, agreeing jobs, secrets out of the params, corrupt records aside
     return plan
 
 

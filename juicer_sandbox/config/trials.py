@@ -19,6 +19,7 @@ import copy
 import os
 
 from ..errors import ConfigError
+from .bounds import check_trial_count
 from .jobs import Job, internal_job
 from .refs import HPO_PARAMS
 
@@ -73,6 +74,7 @@ def expand_trials(plan, parallel: int) -> None:
                           file=file, key="metric")
     metric_job, metric_key = _metric_job(sweep.metric_name, template, file)
     affected = _affected(template, sweep)
+    check_trial_count(sweep.max_trials, len(affected) + 2, plan.sandbox.settings, file)  # before expanding
     parallel = max(1, int(parallel))
     study_dir = f"{plan.work_dir}/hpo/study"
     jobs: dict[str, Job] = {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import importlib
 import json
 import logging
@@ -21,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config.paths import export_target, local_paths
+from ..config.paths import local_paths
 from ..config.refs import HPO_PARAMS, ITER_GATE, get_dotted, set_dotted, split_key
 from ..config.sandbox import load_yaml
 from ..core.hooktable import HOOKS
+from ..core.secrets import redact, resolve_secrets
 from ..errors import SandboxError
-from ..io import abs_path, atomic_path, read_json, replace_dir, write_json
+from ..io import abs_path, read_json, write_json
+from .exports import iteration_path, publish  # noqa: F401 (iteration_path: part of the runner's API)
 
 log = logging.getLogger("juicer_sandbox")
 
@@ -187,52 +188,6 @@ def resolve_configs(spec: dict, upstream: dict) -> tuple[dict | None, dict]:
     return rewrite_paths(dj, aliases), rewrite_paths(extra, aliases)
 
 
-def iteration_path(path: str, subdir: str) -> str:
-    """As the original: a file a/b/x.jsonl -> a/b/iter_N/x.jsonl, a directory a/b -> a/b/iter_N."""
-    name = os.path.basename(path)
-    if "." in name[1:]:
-        return os.path.join(os.path.dirname(path), subdir, name)
-    return os.path.join(path, subdir)
-
-
-def _published_ledger(work_dir: str, user_path: str) -> Path:
-    return Path(work_dir) / ".published" / (hashlib.sha1(user_path.encode()).hexdigest() + ".json")
-
-
-def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: dict) -> dict[str, str]:
-    """Copy exported artifacts to the user-given paths; refuse to overwrite files we did not write."""
-    published, aliases = {}, {}
-    for key in exports:
-        # known at compile time, or only now (a recipe produced by another job names it)
-        user_path = spec["exports"].get(key) or export_target(spec["hook"], key, dj, extra)
-        if not user_path:
-            continue
-        src = Path(exports[key])
-        dst = abs_path(user_path)
-        aliases[dst] = str(src.resolve())  # later jobs naming the user path read the artifact
-        if spec.get("export_subdir"):
-            dst = iteration_path(dst, spec["export_subdir"])
-        if not spec.get("publish", True):
-            continue
-        ledger = _published_ledger(work_dir, dst)
-        if os.path.exists(dst):
-            owner = read_json(ledger).get("job") if ledger.exists() else None
-            if owner != spec["job"] and owner not in spec.get("shared_exports", ()):  # jobs sharing the path
-                raise SandboxError(f"refusing to overwrite {user_path} ({key}): it exists and was not written by "
-                                   f"this job; move it away or choose another path")
-        if src.is_dir():
-            tmp = Path(dst).with_name(f".{Path(dst).name}.tmp{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(src, tmp)
-            replace_dir(tmp, dst)
-        else:
-            with atomic_path(dst) as tmp:
-                shutil.copyfile(src, tmp)
-        write_json(ledger, {"job": spec["job"], "path": dst})
-        published[dst] = str(src.resolve())
-    return published, aliases
-
-
 def normalise_outputs(value: Any, keys: list[str]) -> dict:
     """Map a hook's return value onto its output names (as the original's output recording)."""
     values = list(value) if isinstance(value, tuple) else [value]
@@ -269,16 +224,20 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
     sources = {}
     for record in upstream.values():
         sources.update(record.get("stats_sources", {}))
-    run = Run(spec, dj, extra, artifacts, scratch, threads=threads, seed=spec.get("seed", 42), upstream=upstream,
-              stats_sources=sources)
+    # secrets come from the environment only here, for the hook; files get the redacted configs
+    run = Run(spec, resolve_secrets(dj, "dj_configs"), resolve_secrets(extra, "extra_configs"), artifacts, scratch,
+              threads=threads, seed=spec.get("seed", 42), upstream=upstream, stats_sources=sources)
     module, func = hook.impl.split(":")
     result: Result = getattr(importlib.import_module(module), func)(run)
     outputs = normalise_outputs(result.outputs, spec["output_keys"])
     outputs.update(result.hidden)
     outputs["__artifacts__"] = str(artifacts)
-    published, aliases = publish(spec, result.exports, work_dir, dj, extra)
+    warnings = result.metrics.setdefault("warnings", [])
+    published, aliases = publish(spec, result.exports, work_dir, dj, extra, warnings)
+    if not warnings:
+        del result.metrics["warnings"]
     # the resolved configs are kept with the record: what exactly ran
-    write_json(artifacts / "resolved_config.json", {"dj_configs": dj, "extra_configs": extra})
+    write_json(artifacts / "resolved_config.json", redact({"dj_configs": dj, "extra_configs": extra}))
     return _record(spec, "done", outputs=outputs, metrics=result.metrics, published=published, aliases=aliases,
                    artifacts=str(artifacts), stats_sources={**sources, **result.stats_sources},
                    wall_s=round(time.time() - start, 3))
@@ -342,10 +301,6 @@ def run_snakemake_job(smk) -> None:
     spec = local_paths(json.loads(smk.params.spec))
     hook_name = spec["hook"]
     assert HOOKS[hook_name].rule == smk.rule, (hook_name, smk.rule)
-    upstream = {}
-    for path in smk.input.get("upstream", []) if hasattr(smk.input, "get") else smk.input.upstream:
-        record = read_json(path)
-        upstream[record["job"]] = record
     context_path = Path(smk.output.context)
     work_dir = spec["work_dir"]
     scratch = Path(work_dir) / ".scratch" / spec["job"]
@@ -359,18 +314,36 @@ def run_snakemake_job(smk) -> None:
         log.info("job %s (%s)", spec["job"], hook_name)
         os.environ["JUICER_SANDBOX_JOB"] = spec["job"]  # labels progress bars (models/train.py)
         try:
+            upstream = read_upstream(smk.input.get("upstream", []) if hasattr(smk.input, "get")
+                                     else smk.input.upstream)
             with claim(int(smk.resources.get("gpu", 0) or 0) if hasattr(smk.resources, "get") else 0):
                 record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads)
             if spec.get("wandb") and record["status"] == "done":
                 log_to_wandb(spec, record, read_json(Path(smk.output.artifacts) / "resolved_config.json"))
-        except SandboxError as exc:
+        except SandboxError as exc:  # the user's to fix: the message says what and where
             log.error("%s", exc)
-            failure = exc
+            failure = str(exc)
         except Exception as exc:  # a bug: whole traceback in the log, its end and the log path on the console
             log.exception("job %s failed", spec["job"])
             report_failure(exc, spec["job"], smk.log[0], console)
             raise SystemExit(1) from None
     if failure is not None:
-        print(f"juicer-sandbox: job {spec['job']} failed: {failure}", file=sys.stderr)
+        print(f"juicer-sandbox: job {spec['job']} failed (log: {smk.log[0]}): {failure}", file=sys.stderr)
         raise SystemExit(1)
     write_json(context_path, record)
+
+
+
+def read_upstream(paths) -> dict:
+    """The records of the job's inputs; one that does not parse is removed (so the next run
+    recomputes it) and named."""
+    upstream = {}
+    for path in paths:
+        try:
+            record = read_json(path)
+        except (ValueError, OSError) as exc:
+            os.replace(path, f"{path}.corrupt")
+            raise SandboxError(f"{path} does not parse ({exc}); kept aside as {path}.corrupt: run again to "
+                               f"recompute it") from None
+        upstream[record["job"]] = record
+    return upstream

@@ -205,11 +205,30 @@ def test_publish_writes_and_then_overwrites_its_own_publication(here):
     assert published == {absp("out/x.jsonl"): str(src.resolve())}
     assert (here / "out" / "x.jsonl").read_text() == "v1\n"
     ledgers = list((here / "wd" / ".published").iterdir())
-    assert len(ledgers) == 1 and json.loads(ledgers[0].read_text()) == {"job": "p/01_x", "path": absp("out/x.jsonl")}
+    entry = json.loads(ledgers[0].read_text())
+    assert len(ledgers) == 1 and entry["job"] == "p/01_x" and entry["path"] == absp("out/x.jsonl")
+    assert entry["artifact"] == str(src.resolve()) and entry["hash"].startswith("sha256:")
 
     src.write_text("v2\n")  # the job reran
     publish(s, {"dj_configs.export_path": str(src)}, "wd", None, {})
     assert (here / "out" / "x.jsonl").read_text() == "v2\n"
+
+
+def test_a_hand_edited_export_is_kept_aside_and_a_deleted_one_restored(here):
+    from juicer_sandbox.hooks.exports import restore_exports
+
+    src = _artifact(here, text="v1\n")
+    s = spec(exports={"dj_configs.export_path": "out/x.jsonl"})
+    publish(s, {"dj_configs.export_path": str(src)}, "wd", None, {})
+    (here / "out" / "x.jsonl").write_text("my notes\n")  # edited by hand
+    warnings = []
+    publish(s, {"dj_configs.export_path": str(src)}, "wd", None, {}, warnings)
+    kept = [p for p in (here / "out").iterdir() if ".edited-" in p.name]
+    assert len(kept) == 1 and kept[0].read_text() == "my notes\n" and "kept as" in warnings[0]
+    assert (here / "out" / "x.jsonl").read_text() == "v1\n"
+    (here / "out" / "x.jsonl").unlink()
+    assert restore_exports("wd") == [absp("out/x.jsonl")]
+    assert (here / "out" / "x.jsonl").read_text() == "v1\n"
 
 
 def test_publish_refuses_a_path_another_job_published(here):
