@@ -27,11 +27,17 @@ def fail_on_user_error(fn, *args, **kwargs):
 
 
 def start_run(work_dir: str) -> None:
-    """Snakefile onstart: lock the work dir against a second run, restore deleted exports."""
+    """Snakefile onstart (a real run, main process): lock the work dir against a second run."""
     from .core.workdir_lock import acquire
-    from .hooks.exports import restore_exports
 
     acquire(work_dir)
+
+
+def restore_deleted_exports(work_dir: str) -> None:
+    """When the Snakefile is read: exports deleted since they were published come back from
+    their artifacts (even when no job has to run)."""
+    from .hooks.exports import restore_exports
+
     for path in restore_exports(work_dir):
         print(f"juicer-sandbox: restored the deleted export {path} from its artifact", file=sys.stderr)
 

@@ -2,7 +2,7 @@
 # runs) and provide the input/param functions every hook rule shares.
 from juicer_sandbox.config.paths import work_relative
 from juicer_sandbox.config.plan import compile_plan, dumps_params
-from juicer_sandbox.snakemake_glue import fail_on_user_error, rule_resources, start_run
+from juicer_sandbox.snakemake_glue import fail_on_user_error, restore_deleted_exports, rule_resources, start_run
 
 PLAN = fail_on_user_error(
     compile_plan,
@@ -12,6 +12,8 @@ PLAN = fail_on_user_error(
     config.get("iter_cap", 10),
 )
 WORK_DIR = PLAN.work_dir
+if workflow.is_main_process:
+    fail_on_user_error(restore_deleted_exports, WORK_DIR)
 
 
 def job_inputs(wildcards):
