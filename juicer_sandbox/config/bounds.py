@@ -70,6 +70,8 @@ def check_output_path(value: str, file: str, key: str, is_dir: bool = False) -> 
         probe = parent
     if probe == raw and is_dir and not os.path.isdir(raw):
         raise ConfigError(f"{value!r} exists and is not a directory", file=file, key=key)
+    if probe != raw and not os.path.isdir(probe):
+        raise ConfigError(f"{value!r}: {probe} is a file, not a directory", file=file, key=key)
     target = probe if os.path.isdir(probe) else os.path.dirname(probe)
     if not os.access(target, os.W_OK | os.X_OK):
         raise ConfigError(f"{value!r}: {target} is not writable", file=file, key=key)

@@ -33,6 +33,7 @@ def check_plan(plan) -> None:
                 checked.add(path)
                 bounds.check_output_path(path, job.cfg.file, f"{job.cfg.where}.{key}")
         _check_ksigma_pair(plan, job)
+        _check_model_shape(job)
         own = job.cfg.extra_configs if isinstance(job.cfg.extra_configs, dict) else {}
         if job.spec.name in PREFLIGHT_HOOKS and "on_bad_records" not in own:
             job.extra["on_bad_records"] = settings.get("on_bad_records", "fail")
@@ -62,6 +63,22 @@ def _check_ksigma_pair(plan, job) -> None:
                           f"statistics it uses ({probe.id}) analysed {probe.dj.get('dataset_path')!r}; thresholds "
                           f"learned on one dataset would filter the other: give both the same dataset_path",
                           file=job.cfg.file, key=f"{job.cfg.where}.dj_configs.dataset_path")
+
+
+def _check_model_shape(job) -> None:
+    """Caught now, not after a tokenizer has trained: heads that do not divide the width, and a
+    token budget below one optimizer step (it would silently train one full step instead)."""
+    extra = job.extra if isinstance(job.extra, dict) else {}
+    d_model, n_head = extra.get("d_model"), extra.get("n_head")
+    where = f"{job.cfg.where}.extra_configs"
+    if isinstance(d_model, int) and isinstance(n_head, int) and n_head > 0 and d_model % n_head:
+        raise ConfigError(f"d_model {d_model} is not divisible by n_head {n_head}", file=job.cfg.file,
+                          key=f"{where}.n_head")
+    budget, batch, context = extra.get("max_tokens"), extra.get("batch_size"), extra.get("context")
+    if all(isinstance(v, int) for v in (budget, batch, context)) and budget < batch * context:
+        raise ConfigError(f"max_tokens {budget} is less than one training step (batch_size {batch} x context "
+                          f"{context} = {batch * context} tokens); raise max_tokens or lower batch_size/context",
+                          file=job.cfg.file, key=f"{where}.max_tokens")
 
 
 def set_aside_corrupt_records(plan) -> None:
