@@ -95,12 +95,19 @@ def model_comparison(records: list[dict]) -> list[str]:
              "| arm | loss (nats/token) | perplexity | bits per byte | n |", "|---|---|---|---|---|"]
 
     def cell(values, digits):
+        values = [v for v in values if isinstance(v, (int, float)) and v == v]  # no None / NaN
+        if not values:
+            return "n/a"
         mean = statistics.fmean(values)
         return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
-    for arm, ms in sorted(arms.items(), key=lambda kv: statistics.fmean(m["loss"] for m in kv[1])):
-        lines.append(f"| {arm} | {cell([m['loss'] for m in ms], 3)} | {cell([m['perplexity'] for m in ms], 1)} | "
-                     f"{cell([m['bits_per_byte'] for m in ms], 3)} | {len(ms)} |")
+    def mean_loss(ms):
+        losses = [m["loss"] for m in ms if isinstance(m.get("loss"), (int, float)) and m["loss"] == m["loss"]]
+        return statistics.fmean(losses) if losses else float("inf")
+
+    for arm, ms in sorted(arms.items(), key=lambda kv: mean_loss(kv[1])):
+        lines.append(f"| {arm} | {cell([m.get('loss') for m in ms], 3)} | {cell([m.get('perplexity') for m in ms], 1)} | "
+                     f"{cell([m.get('bits_per_byte') for m in ms], 3)} | {len(ms)} |")
     return lines + [""]
 
 

@@ -34,6 +34,7 @@ def check_plan(plan) -> None:
                 bounds.check_output_path(path, job.cfg.file, f"{job.cfg.where}.{key}")
         _check_ksigma_pair(plan, job)
         _check_model_shape(job)
+        _check_validation_text(job)
         own = job.cfg.extra_configs if isinstance(job.cfg.extra_configs, dict) else {}
         if job.spec.name in PREFLIGHT_HOOKS and "on_bad_records" not in own:
             job.extra["on_bad_records"] = settings.get("on_bad_records", "fail")
@@ -79,6 +80,26 @@ def _check_model_shape(job) -> None:
         raise ConfigError(f"max_tokens {budget} is less than one training step (batch_size {batch} x context "
                           f"{context} = {batch * context} tokens); raise max_tokens or lower batch_size/context",
                           file=job.cfg.file, key=f"{where}.max_tokens")
+
+
+VALIDATION_KEYS = ("val_path", "valid_path", "validation_path")
+
+
+def _check_validation_text(job) -> None:
+    """A validation set without any text gives no loss per byte (and crashed the summary on every
+    rerun): refused now. Reads only until the first non-empty text."""
+    extra = job.extra if isinstance(job.extra, dict) else {}
+    text_key = extra.get("text_key") or "text"
+    for key in VALIDATION_KEYS:
+        path = extra.get(key)
+        if not isinstance(path, str) or not path.endswith((".jsonl", ".jsonl.gz")) or not os.path.isfile(path):
+            continue
+        from ..io import iter_jsonl
+
+        if not any(isinstance(r, dict) and isinstance(r.get(text_key), str) and r[text_key].strip()
+                   for r in iter_jsonl(path)):
+            raise ConfigError(f"{path} has no non-empty text under {text_key!r} to validate on", file=job.cfg.file,
+                              key=f"{job.cfg.where}.extra_configs.{key}")
 
 
 def set_aside_corrupt_records(plan) -> None:

@@ -158,6 +158,11 @@ PLAN_CASES = {
         "extra_configs": {"type": "stats_comparison", "before_path": str(w / "d.jsonl")}}]},
         ["evaluation_job_configs[0].input", "nobody"]),
     "unknown component key": lambda w: (_down(w, target_num_sample=3), ["extra_configs", "target_num_sample"]),
+    "validation set of empty strings": lambda w: ({"work_dir": "out", "evaluation_job_configs": [{
+        "hook": "EvaluateModelHook", "meta_name": "eval",
+        "extra_configs": {"type": "lm_loss", "model_path": str(w),
+                          "val_path": str(_jsonl(w / "val.jsonl", [{"text": ""}] * 5))}}]},
+        ["evaluation_job_configs[0].extra_configs.val_path", "val.jsonl", "no non-empty text"]),
 }
 
 
@@ -313,3 +318,23 @@ def test_skipped_records_are_counted_and_named(workdir):
     assert metrics["num_samples"] == len(ROWS) and metrics["bad_records"] == 2
     assert list(metrics["bad_lines"].values()) == [[11, 32]]
     assert "skipped 2 bad record(s)" in (workdir / "out/summary.md").read_text()
+
+
+def test_stats_of_one_field_never_filter_another(tmp_path):
+    """Issue 14: a probe on `title` stored text_len; a process job on `text` reused it (291 rows
+    kept where the answer is 0). Now the stats are recomputed for the field the recipe reads."""
+    from juicer_sandbox.dj.engine import compute_stats, filter_with_stored_stats, run_recipe
+    from juicer_sandbox.dj.stats_reuse import prepare_dataset, write_provenance
+    from juicer_sandbox.io import abs_path, read_jsonl
+
+    raw = _jsonl(tmp_path / "raw.jsonl", [{"title": "long title " * 50, "text": "short"} for _ in range(20)])
+    probe = {"dataset_path": str(raw), "text_keys": "title", "process": [{"text_length_filter": {"min_len": 1}}]}
+    probed = tmp_path / "probed.jsonl"
+    compute_stats(probe, tmp_path / "dj1", probed)
+    write_provenance(probed, probe)
+    process = {"dataset_path": str(raw), "text_keys": "text", "process": [{"text_length_filter": {"min_len": 100}}]}
+    recipe, _ = prepare_dataset(process, {abs_path(raw): str(probed)}, tmp_path / "scratch")
+    out = tmp_path / "out.jsonl"
+    fast = filter_with_stored_stats(recipe, out)
+    kept = fast[1] if fast else run_recipe(recipe, tmp_path / "dj2", out)
+    assert kept == 0 and read_jsonl(out) == []
