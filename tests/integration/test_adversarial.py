@@ -338,3 +338,11 @@ def test_stats_of_one_field_never_filter_another(tmp_path):
     fast = filter_with_stored_stats(recipe, out)
     kept = fast[1] if fast else run_recipe(recipe, tmp_path / "dj2", out)
     assert kept == 0 and read_jsonl(out) == []
+
+
+def test_ops_running_recipe_code_are_listed_at_validation(workdir):
+    data = _jsonl(workdir / "d.jsonl", ROWS)
+    _write(workdir, _process(data, {"python_lambda_mapper": {"lambda_str": "lambda s: s"}}))
+    proc = run_snakemake(workdir, "sb.yaml", "-n")
+    assert "execution_job_configs[0].dj_configs.process[0].python_lambda_mapper: runs code written in the recipe" \
+        in proc.stderr
