@@ -86,7 +86,9 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
                 if warnings is not None:
                     warnings.append(note)
         _copy(src, dst)
-        write_json(ledger, {"job": spec["job"], "path": dst, "artifact": str(src.resolve()), "hash": path_hash(dst)})
+        # the artifact relative to the work dir: a moved work dir still restores from it
+        artifact = os.path.relpath(src.resolve(), Path(work_dir).resolve())
+        write_json(ledger, {"job": spec["job"], "path": dst, "artifact": artifact, "hash": path_hash(dst)})
         published[dst] = str(src.resolve())
     return published, aliases
 
@@ -100,6 +102,7 @@ def restore_exports(work_dir: str) -> list[str]:
     for ledger in sorted(ledger_dir.glob("*.json")):
         entry = _read_ledger(ledger)
         dst, artifact = entry.get("path"), entry.get("artifact")
+        artifact = os.path.join(work_dir, artifact) if artifact else None
         if not dst or not artifact or os.path.lexists(dst) or not os.path.exists(artifact):
             continue
         _copy(Path(artifact), dst)
