@@ -72,6 +72,31 @@ def main() -> None:
             took = time.perf_counter() - t
             print(f"malformed line at the end of 20k docs ({os.path.getsize(bad) / 1e6:.1f} MB) reported in "
                   f"{took:.2f} s (target <= 5 s): {str(exc).splitlines()[-1].strip()}")
+        through_snakemake(tmp, bad)
+
+
+def through_snakemake(tmp: str, bad: str) -> None:
+    """The same file under a probe job run by snakemake: job start -> error line, from the job log."""
+    import subprocess
+    from datetime import datetime
+
+    import yaml
+
+    sandbox = os.path.join(tmp, "sb.yaml")
+    with open(sandbox, "w") as fh:
+        yaml.safe_dump({"work_dir": "out", "probe_job_configs": [{
+            "hook": "ProbeViaAnalyzerHook", "meta_name": "probe",
+            "dj_configs": {"dataset_path": bad, "process": [{"text_length_filter": {"min_len": 1}}]}}]}, fh)
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    t = time.perf_counter()
+    proc = subprocess.run([snakemake, "-s", str(REPO / "Snakefile"), "--directory", tmp, "--cores", "1",
+                           "--config", f"sandbox={sandbox}"], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    lines = open(os.path.join(tmp, "out/logs/anonymous/00_probe_probe.log")).read().splitlines()
+    stamp = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines
+             if line[:4].isdigit() and (" INFO juicer_sandbox: job " in line or " ERROR " in line)]
+    print(f"through snakemake: exit {proc.returncode}, job start -> error {(stamp[-1] - stamp[0]).total_seconds():.2f} s "
+          f"(target <= 5 s), whole snakemake call {wall:.1f} s")
 
 
 if __name__ == "__main__":
