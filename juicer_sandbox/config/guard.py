@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+from ..core.records import broken_output
 from ..core.secrets import stash_secrets
 from ..errors import ConfigError
 from ..io import abs_path
@@ -103,18 +104,22 @@ def _check_validation_text(job) -> None:
 
 
 def set_aside_corrupt_records(plan) -> None:
-    """A record that does not parse is treated as absent: moved to context.json.corrupt."""
+    """A record that does not parse, or whose output files were changed or removed since, is
+    treated as absent: moved to context.json.corrupt, so its job (and what follows) reruns."""
     for job_id in plan.jobs:
         path = plan.context_path(job_id)
+        why = "does not parse"
         try:
             with open(path, "rb") as fh:
                 record = json.loads(fh.read())
             if isinstance(record, dict) and record.get("job") == job_id:
-                continue
+                why = broken_output(record, os.path.join(os.path.dirname(path), "artifacts"))
+                if why is None:
+                    continue
         except FileNotFoundError:
             continue
         except (ValueError, OSError):
             pass
         os.replace(path, path + ".corrupt")
-        print(f"juicer-sandbox: warning: {path} does not parse (kept as {path}.corrupt); its job reruns",
+        print(f"juicer-sandbox: warning: {path}: {why} (record kept as {path}.corrupt); its job reruns",
               file=sys.stderr)

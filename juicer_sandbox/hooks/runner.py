@@ -28,6 +28,8 @@ from ..core.secrets import redact, resolve_secrets
 from ..errors import SandboxError
 from ..io import abs_path, read_json, write_json
 from .exports import iteration_path, publish  # noqa: F401 (iteration_path: part of the runner's API)
+from ..core.records import output_files
+from .integrity import read_upstream
 
 log = logging.getLogger("juicer_sandbox")
 
@@ -330,20 +332,5 @@ def run_snakemake_job(smk) -> None:
     if failure is not None:
         print(f"juicer-sandbox: job {spec['job']} failed (log: {smk.log[0]}): {failure}", file=sys.stderr)
         raise SystemExit(1)
+    record["output_files"] = output_files(record, smk.output.artifacts)  # what the record vouches for
     write_json(context_path, record)
-
-
-
-def read_upstream(paths) -> dict:
-    """The records of the job's inputs; one that does not parse is removed (so the next run
-    recomputes it) and named."""
-    upstream = {}
-    for path in paths:
-        try:
-            record = read_json(path)
-        except (ValueError, OSError) as exc:
-            os.replace(path, f"{path}.corrupt")
-            raise SandboxError(f"{path} does not parse ({exc}); kept aside as {path}.corrupt: run again to "
-                               f"recompute it") from None
-        upstream[record["job"]] = record
-    return upstream

@@ -161,3 +161,16 @@ def test_a_second_run_of_the_same_work_dir_is_refused(workdir):
         holder.kill()
         holder.wait()
     run_snakemake(workdir, str(sandbox))
+
+
+def test_a_truncated_output_file_reruns_its_producer(workdir):
+    sandbox, _ = _setup(workdir)
+    since = _mtime(workdir, f"{COMPARE}/context.json")
+    record = json.loads((workdir / DOWN / "context.json").read_text())
+    assert record["output_files"], "the record vouches for its output files"
+    out = workdir / DOWN / "artifacts" / next(iter(record["output_files"]))
+    out.write_text(out.read_text()[:30])  # truncated by hand, or by a full disk
+    proc = run_snakemake(workdir, str(sandbox))
+    assert "was changed after the job wrote it" in proc.stderr
+    _assert_all_rebuilt_after(workdir, proc, since)
+    assert json.loads(out.read_text().splitlines()[0])
