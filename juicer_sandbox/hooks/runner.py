@@ -24,11 +24,11 @@ from ..config.paths import local_paths
 from ..config.refs import HPO_PARAMS, ITER_GATE, get_dotted, set_dotted, split_key
 from ..config.sandbox import load_yaml
 from ..core.hooktable import HOOKS
+from ..core.records import output_files
 from ..core.secrets import redact, resolve_secrets
 from ..errors import SandboxError
 from ..io import abs_path, read_json, write_json
 from .exports import iteration_path, publish  # noqa: F401 (iteration_path: part of the runner's API)
-from ..core.records import output_files
 from .integrity import read_upstream
 
 log = logging.getLogger("juicer_sandbox")
