@@ -95,7 +95,7 @@ def main() -> int:
     out = next(args.run.glob("outputs/paper/*"), None)
     if out is None:
         raise SystemExit(f"{args.run}: no outputs/paper/<name> (run bench_paper.py single_op --keep first)")
-    tok = out / "data/01_execution_tokenizer/artifacts/export"
+    tok = out / "data/execution_tokenizer/artifacts/export"
     seeds = [int(s) for s in args.seeds.split(",")]
     arms = args.arms.split(",")
     if len(seeds) < 2 or len(arms) < 3:

@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p_val.add_argument("--json", action="store_true", help="print the plan as JSON")
     p_where = sub.add_parser("where", help="print where a sandbox writes its results")
     p_where.add_argument("sandbox")
+    p_clean = sub.add_parser("clean-stale", help="remove job directories of jobs no longer in the sandbox's plan")
+    p_clean.add_argument("sandbox")
+    p_clean.add_argument("--dry-run", action="store_true", help="only list them")
     sub.add_parser("catalog", help="build the cached Data-Juicer op catalogue")
     p_run = sub.add_parser("run", allow_abbrev=False, help="run a sandbox through Snakemake; other --key value pairs override "
                                        "the config's top-level keys (dotted keys reach deeper)")
@@ -195,6 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         from .config.plan import compile_plan, plan_summary
 
         plan = compile_plan(args.sandbox)
+        if args.command == "clean-stale":
+            from .stale import clean_stale
+
+            removed = clean_stale(plan.work_dir, plan.jobs, dry_run=args.dry_run)
+            verb = "stale (not removed)" if args.dry_run else "removed"
+            for job_id in removed:
+                print(f"{verb}: {plan.work_dir}/{job_id}")
+            print(f"{len(removed)} stale job director{'y' if len(removed) == 1 else 'ies'} {verb.split()[0]}")
+            return 0
         if args.command == "where":
             print(f"results: {plan.work_dir}/\nsummary: {plan.work_dir}/summary.md "
                   f"(machine-readable: {plan.work_dir}/summary.json)\n"

@@ -5,7 +5,7 @@ runs, :func:`heartbeat` reads the newest line of that log every ``$JUICER_SANDBO
 seconds (default 30; 0 turns it off) and writes one line labelled with the job and its running time to
 the console Snakemake shows (the stderr the job started with)::
 
-    [anonymous/05_execution_train_raw] 1m30s: train anonymous/05_execution_train_raw:  42%|####  | 26/61 [...]
+    [anonymous/execution_train_raw] 1m30s: train anonymous/execution_train_raw:  42%|####  | 26/61 [...]
 
 The newest line is the last ``\\r``-separated segment, so tqdm bars show their current state.
 :func:`report_failure` prints, for an unexpected error, the log path and the traceback's last

@@ -56,8 +56,12 @@ def check_config_keys(config: dict, schema_path: str) -> None:
 
 
 def rule_resources(config: dict, job) -> dict:
-    """threads/mem_mb/gpus for a job: job `resources:` > config.resources[rule] > config defaults."""
+    """threads/mem_mb/gpus for a job: job `resources:` > config.resources[rule] > the recipe's `np`
+    (Data-Juicer workers; Snakemake caps threads at --cores) > config defaults."""
     res = {"threads": config.get("threads", 1), "mem_mb": config.get("mem_mb", 4000), "gpus": 0}
+    np_ = job.recipe_np()
+    if np_:
+        res["threads"] = np_
     res.update((config.get("resources") or {}).get(job.rule, {}))
     res.update(job.cfg.resources or {})
     return res

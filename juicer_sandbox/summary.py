@@ -122,12 +122,22 @@ def _scalar_metrics(metrics: dict) -> str:
     return ", ".join(parts)
 
 
-def build_summary(records: list[dict], sandbox_path: str, work_dir: str) -> tuple[dict, str]:
+def stale_lines(stale: list[str]) -> list[str]:
+    if not stale:
+        return []
+    return (["## Stale job directories", "",
+             "Left by jobs no longer in this config (not current results); "
+             "`juicer-sandbox clean-stale <sandbox>` removes them:", ""]
+            + [f"- `{job_id}`" for job_id in stale] + [""])
+
+
+def build_summary(records: list[dict], sandbox_path: str, work_dir: str,
+                  stale: list[str] | None = None) -> tuple[dict, str]:
     jobs = [{k: r.get(k) for k in ("job", "pipeline", "meta_name", "hook", "status", "outputs", "metrics", "wall_s")}
             for r in records]
     for j in jobs:
         j["outputs"] = {k: v for k, v in (j["outputs"] or {}).items() if not k.startswith("__")}
-    data = {"sandbox": sandbox_path, "work_dir": work_dir, "jobs": jobs}
+    data = {"sandbox": sandbox_path, "work_dir": work_dir, "jobs": jobs, "stale_jobs": list(stale or [])}
     md = [f"# Sandbox summary: {sandbox_path}", "", f"Results under `{work_dir}`.", ""]
     # the result first: the arms' evaluations and rankings, then how the data changed, then every job
     warnings = [f"- {j['job']}: {w}" for j in jobs for w in (j["metrics"] or {}).get("warnings") or []]
@@ -149,12 +159,14 @@ def build_summary(records: list[dict], sandbox_path: str, work_dir: str) -> tupl
     for j in jobs:
         md.append(f"| {j['job']} | {j['hook']} | {_seconds(j['wall_s'])} | {_scalar_metrics(j['metrics'] or {})} |")
     md.append("")
+    md += stale_lines(list(stale or []))
     return data, "\n".join(md)
 
 
-def write_summary(context_paths: list[str], sandbox_path: str, json_path: str, md_path: str) -> None:
+def write_summary(context_paths: list[str], sandbox_path: str, json_path: str, md_path: str,
+                  stale: list[str] | None = None) -> None:
     records = [read_json(p) for p in context_paths]
     work_dir = str(Path(json_path).parent)
-    data, md = build_summary(records, sandbox_path, work_dir)
+    data, md = build_summary(records, sandbox_path, work_dir, stale)
     write_json(json_path, data)
     write_text(md_path, md)

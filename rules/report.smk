@@ -2,9 +2,15 @@
 # Both are cheap: on a cluster they run on the submitting node instead of as cluster jobs.
 
 
+from juicer_sandbox.stale import stale_jobs
+
+
 localrules:
     summarize,
     report_assets,
+
+
+STALE_JOBS = stale_jobs(WORK_DIR, PLAN.jobs)
 
 
 rule summarize:
@@ -19,6 +25,8 @@ rule summarize:
         "../envs/data.yaml"
     params:
         sandbox=PLAN.sandbox.path,
+        jobs=PLAN.summary_jobs(),  # a job added to the config changes this, so the summary (and the job) run
+        stale=STALE_JOBS,  # job dirs no longer in the plan: listed, never read (see juicer_sandbox/stale.py)
     script:
         "../scripts/summarize.py"
 

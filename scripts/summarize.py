@@ -7,4 +7,5 @@ write_summary(
     snakemake.params.sandbox,  # noqa: F821
     snakemake.output.json,  # noqa: F821
     snakemake.output.markdown,  # noqa: F821
+    list(snakemake.params.stale),  # noqa: F821
 )

@@ -39,6 +39,7 @@ class Job:
     component_module: str | None = None  # the module implementing extra_configs.type (components.registry)
     shared_exports: list[str] = field(default_factory=list)  # other jobs exporting to one of this job's paths
     env_request: dict | None = None  # the original's env_name/env_manager, mapped onto an env family
+    np_hint: int | None = None  # `np` of the recipe another job produces for this one (dj_from)
 
     @property
     def rule(self) -> str:
@@ -59,17 +60,37 @@ class Job:
         new.shared_exports = [id_map.get(j, j) for j in self.shared_exports]
         return new
 
+    def recipe_np(self) -> int | None:
+        """The recipe's `np` (Data-Juicer worker processes), when the hook takes threads."""
+        if not self.spec.threads or not self.spec.uses_dj:
+            return None
+        value = (self.dj or {}).get("np", self.np_hint)
+        try:
+            return max(1, int(value)) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
     def code(self) -> str:
         """Fingerprint of the modules the job runs: its hook's and its component's, with their imports."""
         modules = tuple(m for m in (self.spec.impl_module, self.component_module) if m)
         return fingerprint.code_fingerprint(modules, fingerprint.PACKAGE_DIR)
 
     def params(self) -> dict:
-        """Everything that defines what the job computes; Snakemake reruns the job when it changes."""
+        """Everything that defines what the job computes; Snakemake reruns the job when it changes.
+
+        A hook whose result ignores part of its config gets a view without it (HookSpec.params_view):
+        a probe's recipe without thresholds, so a threshold edit does not rerun the probe. `local`
+        is already applied to a recipe known when planning, so it is left out with it.
+        """
+        dj, local = self.dj, self.cfg.local
+        if self.spec.params_view == "stats" and dj is not None:
+            from ..dj.stats_reuse import stats_view
+
+            dj, local = stats_view(dj), {k: v for k, v in local.items() if not k.startswith("dj_configs")}
         return {
             "job": self.id, "hook": self.spec.name, "pipeline": self.cfg.pipeline, "meta_name": self.cfg.meta_name,
-            "stage": self.cfg.stage, "dj_configs": self.dj, "dj_from": self.dj_from, "extra_configs": self.extra,
-            "refs": self.refs, "local": self.cfg.local, "output_keys": self.output_keys, "exports": self.exports,
+            "stage": self.cfg.stage, "dj_configs": dj, "dj_from": self.dj_from, "extra_configs": self.extra,
+            "refs": self.refs, "local": local, "output_keys": self.output_keys, "exports": self.exports,
             "code": self.code(), "work_dir": self.work_dir, "seed": self.seed,
             "publish": self.publish, "export_subdir": self.export_subdir, "hpo_params": self.hpo_params,
             "wandb": self.wandb,

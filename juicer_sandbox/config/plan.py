@@ -59,6 +59,17 @@ class _Compiler:
     def err(self, job: JobConfig, key: str, msg: str) -> ConfigError:
         return ConfigError(msg, file=job.file, key=f"{job.where}.{key}" if key else job.where)
 
+    def _job_id(self, cfg: JobConfig, spec) -> str:
+        """`<pipeline>/<stage>_<meta_name or rule>`: named, not numbered, so inserting, removing or
+        reordering other jobs renames nothing. A name already taken in the same pipeline and stage
+        gets `__2`, `__3`, ... in config order (the first keeps the plain name)."""
+        base = f"{cfg.pipeline}/{STAGE_SHORT[cfg.stage]}_{_slug(cfg.meta_name or spec.rule)}"
+        job_id, n = base, 1
+        while job_id in self.jobs:
+            n += 1
+            job_id = f"{base}__{n}"
+        return job_id
+
     def compile(self) -> Plan:
         for pipeline, cfgs in self.sb.pipelines:
             for cfg in cfgs:
@@ -70,7 +81,7 @@ class _Compiler:
             public = sorted(name for name, h in HOOKS.items() if not h.internal)
             raise self.err(cfg, "hook", f"unknown hook {cfg.hook!r}; valid hooks: {', '.join(public)}")
         spec = HOOKS[cfg.hook]
-        job_id = f"{cfg.pipeline}/{cfg.order:02d}_{STAGE_SHORT[cfg.stage]}_{_slug(cfg.meta_name or spec.rule)}"
+        job_id = self._job_id(cfg, spec)
         job = Job(job_id, cfg, spec, None, None, {}, [], work_dir=self.work_dir, seed=self.sb.settings["seed"])
         if self.sb.settings.get("wandb"):
             job.wandb = {"project": self.sb.settings["project_name"], "group": self.sb.settings["experiment_name"]}
@@ -110,6 +121,7 @@ class _Compiler:
             producer = self._producer_of(value)
             if producer:
                 job.dj_from = abs_path(value)
+                job.np_hint = (self.jobs[producer].dj or {}).get("np")  # a refined recipe keeps its np
                 self._dep(job, producer)
                 return
         if "dj_configs" in job.cfg.input:
@@ -117,9 +129,9 @@ class _Compiler:
         if value is None:
             job.dj = None if not job.spec.uses_dj else {}
             return
+        # The recipe's content is in the job's params (a probe's only in part: see Job.params), so the
+        # recipe file is not an input: touching it, or editing what the job ignores, reruns nothing.
         job.dj = _load_side_config(value, job.cfg, "dj_configs", "dj_configs")
-        if isinstance(value, str):
-            job.file_inputs.append(resolve_path(value, os.path.dirname(job.cfg.file)))
 
     def _apply_local(self, job: Job) -> None:
         for key, value in job.cfg.local.items():

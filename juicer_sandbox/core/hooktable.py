@@ -38,6 +38,7 @@ class HookSpec:
     mem: bool = False  # requests resources.mem_mb
     priority: int = 0  # the data chain gates most other jobs: it runs first when jobs compete for cores
     local: bool = False  # runs on the submitting node under a cluster executor
+    params_view: str | None = None  # "stats": params hold the recipe without thresholds (dj.stats_reuse.stats_view)
 
     @property
     def impl(self) -> str:
@@ -55,7 +56,7 @@ HOOKS: dict[str, HookSpec] = {
     for h in [
         # probe: look at data (Data-Juicer statistics, model loss) or rank data pools
         HookSpec("ProbeViaAnalyzerHook", "probe_via_analyzer", "probe", uses_dj=True,
-                 produces=("dj_configs.export_path",), priority=10, **_HEAVY),
+                 produces=("dj_configs.export_path",), priority=10, params_view="stats", **_HEAVY),
         HookSpec("ProbeViaModelInferHook", "probe_via_model_infer", "probe_via_model_infer",
                  produces=("extra_configs.export_path",), env="train", **_HEAVY),
         HookSpec("GeneralProbeHook", "general_probe", "probe", factory="general_probe",

@@ -67,6 +67,34 @@ def op_signature(name: str, args: dict, recipe: dict | None = None) -> dict:
                                  if k not in thresholds and k not in _NOT_STAT_AFFECTING}}
 
 
+# Recipe keys that change how a probe runs, never the stats it computes.
+_NOT_STAT_KEYS = {"np", "project_name", "executor_type", "use_cache", "cache_compress", "open_tracer",
+                  "trace_num", "open_monitor", "use_checkpoint", "temp_dir", "op_fusion", "export_shard_size",
+                  "export_in_parallel", "keep_stats_in_res_ds", "keep_hashes_in_res_ds", "turbo", "skip_op_error"}
+
+
+def stats_view(recipe: dict) -> dict:
+    """What a probe's result depends on: the recipe without threshold and execution settings.
+
+    A probe computes stats; thresholds (every argument bound to a stat in ``stat_map``) only
+    decide what a filter keeps, so they are left out of the probe job's params, and editing one
+    reruns the jobs that filter (refine, process) but not the probe. Op order, op names and the
+    stat-affecting arguments (``rep_len``, ``lang``, ``tokenization``, ``stopwords_dir``, ...)
+    stay. Ops without stats (mappers, dedup) keep every argument: they change the data.
+    """
+    view = {k: v for k, v in recipe.items() if k not in _NOT_STAT_KEYS and k != "process"}
+    if "process" not in recipe:
+        return view
+    process = []
+    for _, name, args in iter_ops(recipe):
+        thresholds = {a for b in stat_map.STAT_MAP.get(name, ()) for a in b.args}
+        if thresholds:
+            args = {k: v for k, v in args.items() if k not in thresholds and k not in _NOT_STAT_AFFECTING}
+        process.append({name: args})
+    view["process"] = process
+    return view
+
+
 def recipe_signatures(recipe: dict) -> list[dict]:
     return [op_signature(name, args, recipe) for _, name, args in iter_ops(recipe)]
 

@@ -43,6 +43,7 @@ def probe_via_analyzer(run: Run) -> Result:
     from ..io import write_jsonl
 
     from ..dj.preflight import check_job_data
+    from ..dj.op_stats import compute_stats_per_op
     from ..dj.stats_reuse import covered_by, prepare_dataset, write_provenance
 
     original = run.dj or {}
@@ -50,10 +51,16 @@ def probe_via_analyzer(run: Run) -> Result:
     recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
     recipe, checked = check_job_data(recipe, run.scratch, run.extra)  # before Data-Juicer starts
     data_path = run.artifacts / f"{stem}.jsonl"
+    per_op = None
     if covered_by(recipe, inherited):  # every stat is already in the data: nothing to compute
         n, engine = write_jsonl(data_path, iter_jsonl(recipe["dataset_path"])), "stored stats"
     else:
-        n, engine = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads), "Data-Juicer"
+        if not inherited:  # a raw dataset: stats stored per op survive reruns (dj/op_stats.py)
+            per_op = compute_stats_per_op(recipe, run.scratch / "op_stats", run.scratch, data_path, np=run.threads)
+        if per_op is not None:
+            n, engine = per_op["rows"], "Data-Juicer (changed ops only)" if per_op["reused"] else "Data-Juicer"
+        else:
+            n, engine = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads), "Data-Juicer"
     write_provenance(data_path, recipe, inherited)
     stats_path = run.artifacts / f"{stem}_stats.jsonl"
     stats = [row.get(STATS, {}) for row in iter_jsonl(data_path)]
@@ -67,7 +74,9 @@ def probe_via_analyzer(run: Run) -> Result:
     log.info("probed %d samples, %d stats", n, len(overall))
     return Result(
         outputs=str(data_path),
-        metrics={"num_samples": n, "overall": overall, "engine": engine, **checked},
+        metrics={"num_samples": n, "overall": overall, "engine": engine, **checked,
+                 "stats_computed_ops": per_op["computed"] if per_op else None,
+                 "stats_reused_ops": per_op["reused"] if per_op else None},
         exports={"dj_configs.export_path": str(data_path if recipe.get("export_original_dataset") else stats_path)},
         hidden={"__stats__": str(stats_path), "__overall__": str(run.artifacts / "overall.json")},
         stats_sources={abs_path(original.get("dataset_path", "")): str(data_path)} if original.get("dataset_path") else {},

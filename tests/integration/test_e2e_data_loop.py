@@ -62,12 +62,12 @@ def test_data_loop_end_to_end(workdir):
     jobs = {j["job"]: j for j in summary["jobs"]}
     assert [j["hook"] for j in summary["jobs"]] == [
         "ProbeViaAnalyzerHook", "RefineRecipeViaKSigmaHook", "ProcessDataHook", "ProbeViaAnalyzerHook"]
-    probe, process = jobs["anonymous/00_probe_analysis_ori_data"], jobs["anonymous/02_execution_process"]
+    probe, process = jobs["anonymous/probe_analysis_ori_data"], jobs["anonymous/execution_process"]
     assert probe["metrics"]["num_samples"] == 1500
     kept = process["metrics"]["samples_out"]
     assert 0 < kept < 1500
     # processing reused the probe's stats instead of recomputing them from the raw file
-    assert process["metrics"]["reused_stats_from"].endswith("00_probe_analysis_ori_data/artifacts/raw.jsonl")
+    assert process["metrics"]["reused_stats_from"].endswith("probe_analysis_ori_data/artifacts/raw.jsonl")
     # the refined recipe is a Data-Juicer recipe with the k-sigma bounds, also at the user's path
     refined = yaml.safe_load((workdir / "exports/refined.yaml").read_text())
     ops = {next(iter(op)): next(iter(op.values())) for op in refined["process"]}
@@ -89,7 +89,7 @@ def test_data_loop_end_to_end(workdir):
     assert _ran_rules(proc) == ["all", "probe_via_analyzer", "process_data", "refine_via_ksigma", "report_assets",
                                 "summarize"]
     summary2 = json.loads((workdir / "out/summary.json").read_text())
-    kept2 = {j["job"]: j for j in summary2["jobs"]}["anonymous/02_execution_process"]["metrics"]["samples_out"]
+    kept2 = {j["job"]: j for j in summary2["jobs"]}["anonymous/execution_process"]["metrics"]["samples_out"]
     assert kept2 < kept  # k=2 is stricter than k=3
 
 
@@ -104,9 +104,9 @@ def test_failed_job_leaves_no_record(workdir):
     (workdir / sandbox).write_text(yaml.safe_dump(spec, sort_keys=False))
     proc = run_snakemake(workdir, sandbox, check=False)
     assert proc.returncode != 0
-    assert not (workdir / "out/anonymous/02_execution_process/context.json").exists()
-    assert not (workdir / "out/anonymous/02_execution_process/artifacts").exists()
-    assert (workdir / "out/anonymous/01_refine_analysis_ori_data/context.json").exists()  # earlier work kept
+    assert not (workdir / "out/anonymous/execution_process/context.json").exists()
+    assert not (workdir / "out/anonymous/execution_process/artifacts").exists()
+    assert (workdir / "out/anonymous/refine_analysis_ori_data/context.json").exists()  # earlier work kept
     assert not (workdir / "out/summary.json").exists()
 
 

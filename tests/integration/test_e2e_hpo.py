@@ -68,7 +68,7 @@ def test_sweep_runs_as_jobs_and_resumes(workdir):
     assert (export / "optimization_history.png").stat().st_size > 1000
     assert list(export.glob("best_refine_*.yaml"))  # the best trial's refined recipe
     # the probe ran once (shared by the baseline and every trial)
-    assert len(list((workdir / "out").rglob("00_probe_probe/context.json"))) == 1
+    assert len(list((workdir / "out").rglob("probe_probe/context.json"))) == 1
 
     proc = run_snakemake(workdir, sandbox, config={"hpo_parallel": 2})
     assert "Nothing to be done" in proc.stdout + proc.stderr

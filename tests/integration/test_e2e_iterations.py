@@ -33,14 +33,14 @@ def test_loop_stops_when_the_target_is_met_and_feeds_outputs_back(workdir):
         return json.loads((workdir / "out" / job / "context.json").read_text())
 
     # iteration 1 merges (data, data); iteration 2 merges (iteration 1's output, data)
-    assert record("iter_1/anonymous/01_evaluation_compare")["outputs"]["res_1"]["samples_after"] == 20
-    assert record("iter_2/anonymous/01_evaluation_compare")["outputs"]["res_1"]["samples_after"] == 30
+    assert record("iter_1/anonymous/evaluation_compare")["outputs"]["res_1"]["samples_after"] == 20
+    assert record("iter_2/anonymous/evaluation_compare")["outputs"]["res_1"]["samples_after"] == 30
     assert record("iter_1/gate")["outputs"]["res_1"]["continue"] is True
     gate2 = record("iter_2/gate")["outputs"]["res_1"]
     assert gate2["continue"] is False and gate2["targets_met"] is True
     # the target was met: iteration 3 is planned but skipped
-    assert record("iter_3/anonymous/00_execution_merge")["status"] == "skipped"
-    assert record("iter_3/anonymous/01_evaluation_compare")["status"] == "skipped"
+    assert record("iter_3/anonymous/execution_merge")["status"] == "skipped"
+    assert record("iter_3/anonymous/evaluation_compare")["status"] == "skipped"
     # each iteration's export kept, under iter_N as in the original
     assert sorted(p.parent.name for p in (workdir / "exports/merged").glob("iter_*/*.jsonl")) == ["iter_1", "iter_2"]
     summary = json.loads((workdir / "out/summary.json").read_text())

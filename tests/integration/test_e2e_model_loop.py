@@ -114,21 +114,21 @@ def test_killed_training_resumes_from_checkpoint(workdir):
            "--config", "sandbox=sandbox.yaml"]
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    ckpts = workdir / "out/.scratch/anonymous/01_execution_lm/checkpoints"
+    ckpts = workdir / "out/.scratch/anonymous/execution_lm/checkpoints"
     deadline = time.time() + 300
     while time.time() < deadline and not (ckpts.is_dir() and list(ckpts.glob("step_*.safetensors"))):
         assert proc.poll() is None, "snakemake ended before the first checkpoint"
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run, training job included
     proc.wait()
-    assert not (workdir / "out/anonymous/01_execution_lm/context.json").exists()
+    assert not (workdir / "out/anonymous/execution_lm/context.json").exists()
 
     # a hard kill leaves Snakemake's lock behind: unlock, then rerun (the profile's
     # rerun-incomplete redoes the killed job, which resumes from its checkpoint)
     run_snakemake(workdir, "sandbox.yaml", "--unlock")
     run_snakemake(workdir, "sandbox.yaml")
-    record = json.loads((workdir / "out/anonymous/01_execution_lm/context.json").read_text())
+    record = json.loads((workdir / "out/anonymous/execution_lm/context.json").read_text())
     assert record["metrics"]["steps"] == 160
     assert 0 < record["metrics"]["steps"] - record["metrics"]["steps_this_run"] < 160  # resumed, not from step 0
-    log = (workdir / "out/logs/anonymous/01_execution_lm.log").read_text()
+    log = (workdir / "out/logs/anonymous/execution_lm.log").read_text()
     assert "resum" in log

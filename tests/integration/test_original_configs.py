@@ -134,17 +134,17 @@ def test_demo_plans_unchanged(root):
     proc = cli("validate", "--json", DEMO)
     assert proc.returncode == 0, proc.stderr
     jobs = {j["job"]: j for j in json.loads(proc.stdout)}
-    assert list(jobs) == ["anonymous/00_probe_analysis_ori_data", "anonymous/01_refine_analysis_ori_data",
-                          "anonymous/02_execution_process_data_with_refined_recipe",
-                          "anonymous/03_execution_train_model", "anonymous/04_evaluation_analysis_processed_data",
-                          "anonymous/05_evaluation_eval_data"]
+    assert list(jobs) == ["anonymous/probe_analysis_ori_data", "anonymous/refine_analysis_ori_data",
+                          "anonymous/execution_process_data_with_refined_recipe",
+                          "anonymous/execution_train_model", "anonymous/evaluation_analysis_processed_data",
+                          "anonymous/evaluation_eval_data"]
     # both probes export ./outputs/demo-process/demo-processed_stats.jsonl: the later one runs after
-    assert "anonymous/00_probe_analysis_ori_data" in jobs["anonymous/04_evaluation_analysis_processed_data"]["deps"]
+    assert "anonymous/probe_analysis_ori_data" in jobs["anonymous/evaluation_analysis_processed_data"]["deps"]
     warning = [line for line in proc.stderr.splitlines() if "both export to" in line]
-    assert warning == ["juicer-sandbox: warning: jobs anonymous/00_probe_analysis_ori_data and "
-                       "anonymous/04_evaluation_analysis_processed_data both export to "
-                       "./outputs/demo-process/demo-processed_stats.jsonl; anonymous/04_evaluation_analysis_processed_data "
-                       "runs after anonymous/00_probe_analysis_ori_data and its copy is the one left there (each job "
+    assert warning == ["juicer-sandbox: warning: jobs anonymous/probe_analysis_ori_data and "
+                       "anonymous/evaluation_analysis_processed_data both export to "
+                       "./outputs/demo-process/demo-processed_stats.jsonl; anonymous/evaluation_analysis_processed_data "
+                       "runs after anonymous/probe_analysis_ori_data and its copy is the one left there (each job "
                        "keeps its own copy in its artifacts)"]
 
 
@@ -153,7 +153,7 @@ def test_auto_prompt_plans_unchanged(root):
     assert proc.returncode == 0, proc.stderr
     jobs = [j["job"] for j in json.loads(proc.stdout)]
     assert len([j for j in jobs if j.endswith("/gate")]) == 5  # max_iter_num: 5
-    assert "iter_5/select_and_merge_data_pools/01_execution_merge_single_prompt_data_pools" in jobs
+    assert "iter_5/select_and_merge_data_pools/execution_merge_single_prompt_data_pools" in jobs
 
 
 def _t2v(first: int):
@@ -248,7 +248,7 @@ def test_user_guide_shape_with_placeholder_and_shared_probe_export_runs_unedited
     proc = cli("run", "--config", "guide.yaml", "--cores", "2")
     assert proc.returncode == 0, proc.stderr[-6000:]
     assert "both export to ./outputs/guide-process/processed_stats.jsonl" in proc.stderr
-    later = _context(root, "outputs/guide-shape", "anonymous/03_evaluation_analysis_processed_data")
+    later = _context(root, "outputs/guide-shape", "anonymous/evaluation_analysis_processed_data")
     published = root / "outputs/guide-process/processed_stats.jsonl"
     assert published.read_bytes() == Path(later["published"][str(published)]).read_bytes()
     # a forced rerun: the earlier probe may overwrite the later one's publication (they share it)
@@ -304,12 +304,12 @@ def test_auto_prompt_runs_end_to_end(root, api_server):
     proc = cli("run", "--config", APO, "--max_iter_num", "2", "--cores", "2")
     assert proc.returncode == 0, proc.stderr[-6000:]
     work = "outputs/auto-prompt-optimization-for-grader-model"
-    infer = _context(root, work, "iter_2/grader_model_prompt_optimization/03_execution_grader_model_inference")
+    infer = _context(root, work, "iter_2/grader_model_prompt_optimization/execution_grader_model_inference")
     files = infer["outputs"]["grader_model_inference_result"]
     rows = [json.loads(line) for f in ([files] if isinstance(files, str) else files)
             for line in Path(f).read_text().splitlines()]
     assert rows and all(r["grades"] in ("0", "1") for r in rows)
-    evaluation = _context(root, work, "iter_2/grader_model_prompt_optimization/04_evaluation_grades_evaluation")
+    evaluation = _context(root, work, "iter_2/grader_model_prompt_optimization/evaluation_grades_evaluation")
     assert 0.0 <= evaluation["outputs"]["min_mse"] <= 1.0
     # the merged top prompts are published where the original put them: export_path
     # '.../new_prompts.jsonl' of a data-pool step is a directory, with iter_N inserted before it
@@ -331,11 +331,11 @@ def test_demo_runs_end_to_end(root):
     assert proc.returncode == 0, proc.stderr[-6000:]
     assert "component 'modelscope' runs as 'causal_lm'" in proc.stderr
     work = "outputs/demo-sandbox"
-    refined = _context(root, work, "anonymous/01_refine_analysis_ori_data")["outputs"]["refined_recipe_path"]
+    refined = _context(root, work, "anonymous/refine_analysis_ori_data")["outputs"]["refined_recipe_path"]
     assert Path(refined).is_file() and (root / "outputs/demo-process/k_sigma_new_recipe.yaml").is_file()
-    score = _context(root, work, "anonymous/05_evaluation_eval_data")["outputs"]["res_1"]
+    score = _context(root, work, "anonymous/evaluation_eval_data")["outputs"]["res_1"]
     assert 0.0 <= score <= 1.0
     # the shared probe export holds the later probe's stats (of the processed data)
-    later = _context(root, work, "anonymous/04_evaluation_analysis_processed_data")
+    later = _context(root, work, "anonymous/evaluation_analysis_processed_data")
     published = root / "outputs/demo-process/demo-processed_stats.jsonl"
     assert published.read_bytes() == Path(later["published"][str(published)]).read_bytes()

@@ -16,7 +16,7 @@ def test_unexpected_failure_prints_log_path_and_traceback_end(workdir):
     proc = run_snakemake(workdir, "sandbox.yaml", check=False)
     text = proc.stderr + proc.stdout
     assert proc.returncode != 0
-    assert "juicer-sandbox: job anonymous/00_execution_down failed" in text
-    log = workdir / "out_bad/logs/anonymous/00_execution_down.log"
+    assert "juicer-sandbox: job anonymous/execution_down failed" in text
+    log = workdir / "out_bad/logs/anonymous/execution_down.log"
     assert str(log.relative_to(workdir)) in text or str(log) in text
     assert "Traceback (most recent call last)" in log.read_text()

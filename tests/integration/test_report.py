@@ -175,25 +175,25 @@ def test_ranking_summary_lines_and_pages(tmp_path):
 
     evs = [{"arm": a, "seed": s, "loss": v} for a, s, v in
            [("x", 0, 1.0), ("x", 1, 1.2), ("random", 0, 2.0), ("random", 1, 2.4), ("y", 0, 1.5), ("y", 1, 1.1)]]
-    rank = _record(tmp_path, "p/03_evaluation_rank", "GeneralProbeHook",
+    rank = _record(tmp_path, "p/evaluation_rank", "GeneralProbeHook",
                    {"type": "arm_ranking", "evaluations": evs, "baseline": "random", "metric": "loss"})
-    agree = _record(tmp_path, "p/04_evaluation_agree", "GeneralProbeHook",
+    agree = _record(tmp_path, "p/evaluation_agree", "GeneralProbeHook",
                     {"type": "ranking_agreement", "ranking_a": ["x", "y"], "ranking_b": ["y", "x"]},
                     {"res_1": -1.0})
-    other = _record(tmp_path, "p/05_evaluation_pools", "GeneralProbeHook", {"type": "data_pool_ranking"})
+    other = _record(tmp_path, "p/evaluation_pools", "GeneralProbeHook", {"type": "data_pool_ranking"})
     lines = ranking_summary_lines([rank, agree, other])
     text = "\n".join(lines)
-    assert lines[0] == "## Pool rankings" and "### p/03_evaluation_rank" in text
+    assert lines[0] == "## Pool rankings" and "### p/evaluation_rank" in text
     assert "| 1 | x | 1.1000 ± 0.1414 | 2 | -1.1000 |" in text  # mean(random) = 2.2, std = 0.2828
     assert "| 3 | random (baseline) | 2.2000 ± 0.2828 | 2 |" in text
-    assert "| p/04_evaluation_agree | -1.000 | 2 |" in text
+    assert "| p/evaluation_agree | -1.000 | 2 |" in text
     assert ranking_summary_lines([other]) == []
     # an exported ranking.json is used as is
     export = Path(rank["artifacts"]) / "export"
     export.mkdir()
     (export / "ranking.json").write_text(json.dumps({"arms": [], "marker": 1}))
     assert load_ranking(rank)["marker"] == 1
-    page = ranking_html(compute_arm_ranking({"evaluations": evs, "baseline": "random"}), "p/03_evaluation_rank")
+    page = ranking_html(compute_arm_ranking({"evaluations": evs, "baseline": "random"}), "p/evaluation_rank")
     assert "<table>" in page and "random (baseline)" in page and "Kendall" in page and "<script" not in page
     page = agreement_html({"tau": -1.0, "n_common": 2, "common": ["x", "y"], "ranking_a": ["x", "y"],
                            "ranking_b": ["y", "x"]}, "j")

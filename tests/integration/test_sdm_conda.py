@@ -85,5 +85,5 @@ def test_every_rule_family_runs_in_its_conda_env(tmp_path):
         assert "juicer-sandbox" not in frozen
     text = proc.stdout + proc.stderr
     assert text.count("Activating conda environment") >= 5  # down, tok, compare, summarize, report_assets
-    assert json.loads((run / "out/anonymous/01_execution_tok/context.json").read_text())["status"] == "done"
+    assert json.loads((run / "out/anonymous/execution_tok/context.json").read_text())["status"] == "done"
     assert (run / "out/summary.md").exists()

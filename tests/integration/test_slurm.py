@@ -116,8 +116,8 @@ def test_data_loop_runs_on_slurm(slurm, tmp_path):
     assert [j["hook"] for j in summary["jobs"]] == [
         "ProbeViaAnalyzerHook", "RefineRecipeViaKSigmaHook", "ProcessDataHook", "ProbeViaAnalyzerHook"]
     jobs = {j["job"]: j for j in summary["jobs"]}
-    assert jobs["anonymous/00_probe_analysis_ori_data"]["metrics"]["num_samples"] == 200
-    assert 0 < jobs["anonymous/02_execution_process"]["metrics"]["samples_out"] <= 200
+    assert jobs["anonymous/probe_analysis_ori_data"]["metrics"]["num_samples"] == 200
+    assert 0 < jobs["anonymous/execution_process"]["metrics"]["samples_out"] <= 200
 
     # every hook job was an sbatch job that SLURM itself ran to completion (the summary and
     # report assets are localrules)

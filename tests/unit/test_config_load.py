@@ -108,8 +108,8 @@ def test_pipelines_mapping_and_list_forms_give_the_same_plan(here):
 
     fm, fl = _plan_fingerprint(compile_plan(as_map)), _plan_fingerprint(compile_plan(as_list))
     assert fm == fl
-    assert [f[0] for f in fm] == ["p1/00_probe_a", "p2/00_probe_b", "p2/01_execution_proc"]
-    assert fm[1][1] == ["p1/00_probe_a"]
+    assert [f[0] for f in fm] == ["p1/probe_a", "p2/probe_b", "p2/execution_proc"]
+    assert fm[1][1] == ["p1/probe_a"]
 
 
 def test_pipelines_together_with_top_level_lists_is_an_error(here):
@@ -155,7 +155,7 @@ def test_job_entry_may_be_a_path_to_a_job_file(here):
 
     plan = compile_plan(path)
     (pj,) = plan.jobs.values()
-    assert pj.id == "anonymous/00_probe_from_file"
+    assert pj.id == "anonymous/probe_from_file"
     assert pj.dj == recipe() and pj.output_keys == ["stats"]
     assert "jobs/recipe.yaml" in pj.file_inputs
 
@@ -248,7 +248,7 @@ def test_given_settings_are_kept(here):
     assert (sb.settings["work_dir"], sb.settings["seed"], sb.settings["resume"]) == ("wd", 7, True)
     plan = compile_plan(sb)
     (job,) = plan.jobs.values()
-    assert job.seed == 7 and plan.context_path(job.id) == "wd/anonymous/00_probe_a/context.json"
+    assert job.seed == 7 and plan.context_path(job.id) == "wd/anonymous/probe_a/context.json"
 
 
 def test_overrides_replace_file_values(here):

@@ -74,8 +74,8 @@ def test_glob_reference_gathers_every_matching_earlier_job(here):
              "input": {"extra_configs.dataset_path": "anonymous.down_*.res_1"},
              "extra_configs": {"type": "data_pool_merging"}}
     plan = _plan(here, {"execution_job_configs": [job, _pool_job("other"), merge]})
-    m = plan.jobs["anonymous/04_execution_merge"]
-    ids = [f"anonymous/0{i}_execution_down_{i + 1}" for i in range(3)]
+    m = plan.jobs["anonymous/execution_merge"]
+    ids = [f"anonymous/execution_down_{i + 1}" for i in range(3)]
     assert m.deps == ids
     assert [g["job"] for g in m.refs["extra_configs.dataset_path"]["gather"]] == ids
     upstream = {i: {"outputs": {"res_1": f"/p/{i}"}} for i in ids}
@@ -93,7 +93,7 @@ def test_glob_reference_matching_nothing(here):
 def test_pipeline_body_from_a_file(here):
     (here / "p.yaml").write_text(yaml.safe_dump({"execution_job_configs": [_pool_job("a")]}))
     plan = _plan(here, {"pipelines": {"first": "p.yaml"}})
-    assert list(plan.jobs) == ["first/00_execution_a"]
+    assert list(plan.jobs) == ["first/execution_a"]
 
 
 def test_included_pipeline_with_its_own_matrix_and_pipeline_name(here):
@@ -105,9 +105,9 @@ def test_included_pipeline_with_its_own_matrix_and_pipeline_name(here):
     (here / "p.yaml").write_text(yaml.safe_dump(body))
     plan = _plan(here, {"matrix": {"n": [5]},
                         "pipelines": [{"big": "p.yaml"}, {"small": {"include": "p.yaml", "matrix": {"n": [2]}}}]})
-    assert plan.jobs["big/00_execution_down"].extra["target_num_samples"] == 5
-    assert plan.jobs["small/00_execution_down"].extra["target_num_samples"] == 2
-    assert plan.jobs["small/01_execution_merge"].deps == ["small/00_execution_down"]
+    assert plan.jobs["big/execution_down"].extra["target_num_samples"] == 5
+    assert plan.jobs["small/execution_down"].extra["target_num_samples"] == 2
+    assert plan.jobs["small/execution_merge"].deps == ["small/execution_down"]
 
 
 def test_every_job_exposes_its_artifacts_directory(here):
@@ -115,7 +115,7 @@ def test_every_job_exposes_its_artifacts_directory(here):
              "input": {"extra_configs.dataset_path": "anonymous.a.__artifacts__"},
              "extra_configs": {"type": "data_pool_merging"}}
     plan = _plan(here, {"execution_job_configs": [_pool_job("a"), merge]})
-    assert plan.jobs["anonymous/01_execution_merge"].refs["extra_configs.dataset_path"]["output"] == "__artifacts__"
+    assert plan.jobs["anonymous/execution_merge"].refs["extra_configs.dataset_path"]["output"] == "__artifacts__"
 
 
 def test_foreach_over_mappings_gives_dotted_placeholders(here):

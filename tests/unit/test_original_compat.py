@@ -50,8 +50,8 @@ def test_placeholders_under_whole_config_references_are_replaced_not_validated(h
          "dj_configs": "<auto_replaced_with_previous_output>"},
         {"hook": "DataPoolManipulationHook", "meta_name": "r", "input": {"extra_configs": "-1.res_1"},
          "extra_configs": "not a mapping and not a file"}]})
-    q, r = plan.jobs["anonymous/01_execution_q"], plan.jobs["anonymous/02_execution_r"]
-    assert q.dj is None and q.refs["dj_configs"]["job"] == "anonymous/00_execution_p"
+    q, r = plan.jobs["anonymous/execution_q"], plan.jobs["anonymous/execution_r"]
+    assert q.dj is None and q.refs["dj_configs"]["job"] == "anonymous/execution_p"
     assert r.extra == {} and r.refs["extra_configs"]["job"] == q.id
 
 
@@ -90,7 +90,7 @@ def _infer_job(**extra):
 
 def test_env_keys_map_onto_the_hook_family(here):
     plan = plan_of(here, {"execution_job_configs": [_infer_job(env_name="my_env", env_manager="uv")]})
-    job = plan.jobs["anonymous/00_execution_i"]
+    job = plan.jobs["anonymous/execution_i"]
     assert "env_name" not in job.extra and job.env_request["family"] == "train"
     assert job.env_request["env_name"] == "my_env" and "envs={mode: venv}" in job.env_request["how"]
 
@@ -245,8 +245,8 @@ def test_bare_hpo_metric_name_resolves_when_unambiguous(here):
                               {"hook": "EvaluateDataHook", "meta_name": "q",
                                "extra_configs": {"type": "text_quality_classifier", "dataset_path": "out/p.jsonl",
                                                  "reference_path": "data/a.jsonl"}}]})
-    assert unprefixed_metric("quality_score", plan.jobs) == ("anonymous/01_evaluation_q", "res_1")
-    assert unprefixed_metric("mse", plan.jobs) == ("anonymous/01_evaluation_q", "mse")  # the one evaluation job
+    assert unprefixed_metric("quality_score", plan.jobs) == ("anonymous/evaluation_q", "res_1")
+    assert unprefixed_metric("mse", plan.jobs) == ("anonymous/evaluation_q", "mse")  # the one evaluation job
     assert unprefixed_metric("q.res_1", plan.jobs) is None  # prefixed names are resolved as before
 
 
@@ -276,7 +276,7 @@ def test_run_exits_non_zero_on_failure_and_passes_dry_run(here):
         {"hook": "ProcessDataHook", "meta_name": "p", "dj_configs": _recipe("out/p.jsonl")}]}))
     ok = _cli("run", "--config", "sb.yaml", "--work_dir", "wd2", "-n", "--cores", "1", cwd=here)
     assert ok.returncode == 0, ok.stderr
-    assert "sandbox_overrides={\"work_dir\": \"wd2\"}" in ok.stderr and "wd2/anonymous/00_execution_p" in ok.stdout
+    assert "sandbox_overrides={\"work_dir\": \"wd2\"}" in ok.stderr and "wd2/anonymous/execution_p" in ok.stdout
     bad = _cli("run", "--config", "sb.yaml", "--max_iter_num", "-1", "-n", cwd=here)
     assert bad.returncode != 0 and "max_iter_num" in bad.stderr
     assert _cli("run", "--config", "nope.yaml", cwd=here).returncode == 1

@@ -83,24 +83,24 @@ def test_job_ids_and_order(here):
             {"second": {"execution_job_configs": [process("proc"), process(None, dj=recipe("out/anon.jsonl"))]}},
         ]})
     assert list(plan.jobs) == [
-        "first/00_probe_a", "first/01_probe_b", "first/02_refine_a", "first/03_evaluation_ev",
-        "second/00_execution_proc", "second/01_execution_process_data",  # no meta_name: the rule name
+        "first/probe_a", "first/probe_b", "first/refine_a", "first/evaluation_ev",
+        "second/execution_proc", "second/execution_process_data",  # no meta_name: the rule name
     ]
     assert plan.work_dir == "wd"
-    assert plan.context_path("first/00_probe_a") == "wd/first/00_probe_a/context.json"
+    assert plan.context_path("first/probe_a") == "wd/first/probe_a/context.json"
     assert [j.rule for j in plan.jobs.values()] == ["probe_via_analyzer", "probe_via_analyzer", "refine_via_ksigma",
                                                     "probe_via_analyzer", "process_data", "process_data"]
-    assert [j.id for j in plan.by_rule("process_data")] == ["second/00_execution_proc",
-                                                          "second/01_execution_process_data"]
-    assert plan.job_regex("process_data") == "second/00_execution_proc|second/01_execution_process_data"
+    assert [j.id for j in plan.by_rule("process_data")] == ["second/execution_proc",
+                                                          "second/execution_process_data"]
+    assert plan.job_regex("process_data") == "second/execution_proc|second/execution_process_data"
     assert plan.job_regex("train_model") == "(?!)"  # matches nothing
-    assert plan_summary(plan)[2] == {"job": "first/02_refine_a", "hook": "RefineRecipeViaKSigmaHook",
-                                     "deps": ["first/00_probe_a"]}
+    assert plan_summary(plan)[2] == {"job": "first/refine_a", "hook": "RefineRecipeViaKSigmaHook",
+                                     "deps": ["first/probe_a"]}
 
 
 def test_meta_name_is_slugged_in_the_job_id(here):
     plan = plan_of(here, {"probe_job_configs": [probe("my probe/1")]})
-    assert list(plan.jobs) == ["anonymous/00_probe_my_probe_1"]
+    assert list(plan.jobs) == ["anonymous/probe_my_probe_1"]
 
 
 # --------------------------------------------------------------------------- references
@@ -109,19 +109,19 @@ def test_meta_name_is_slugged_in_the_job_id(here):
 def test_minus_one_is_the_previous_job(here):
     plan = plan_of(here, {"probe_job_configs": [probe("a"), probe("b")],
                           "execution_job_configs": [process("p", input={"dj_configs.dataset_path": "-1.res_1"})]})
-    job = plan.jobs["anonymous/02_execution_p"]
-    assert job.deps == ["anonymous/01_probe_b"]
-    assert job.refs == {"dj_configs.dataset_path": {"job": "anonymous/01_probe_b", "output": "res_1", "deeper": []}}
-    assert inputs_of(plan, job.id)["upstream"] == ["outputs/hello_world/anonymous/01_probe_b/context.json"]
+    job = plan.jobs["anonymous/execution_p"]
+    assert job.deps == ["anonymous/probe_b"]
+    assert job.refs == {"dj_configs.dataset_path": {"job": "anonymous/probe_b", "output": "res_1", "deeper": []}}
+    assert inputs_of(plan, job.id)["upstream"] == ["outputs/hello_world/anonymous/probe_b/context.json"]
 
 
 def test_minus_one_crosses_pipelines(here):
     plan = plan_of(here, {"pipelines": {
         "p": {"probe_job_configs": [probe("a")], "evaluation_job_configs": [probe("z")]},
         "q": {"execution_job_configs": [process("proc", input={"dj_configs.dataset_path": "-1.res_1.deeper.x"})]}}})
-    job = plan.jobs["q/00_execution_proc"]
-    assert job.deps == ["p/01_evaluation_z"]
-    assert job.refs["dj_configs.dataset_path"] == {"job": "p/01_evaluation_z", "output": "res_1",
+    job = plan.jobs["q/execution_proc"]
+    assert job.deps == ["p/evaluation_z"]
+    assert job.refs["dj_configs.dataset_path"] == {"job": "p/evaluation_z", "output": "res_1",
                                                    "deeper": ["deeper", "x"]}
 
 
@@ -138,9 +138,9 @@ def test_named_reference_to_an_earlier_job(here):
     plan = plan_of(here, {"pipelines": [
         {"p": {"probe_job_configs": [probe("a"), probe("b")]}},
         {"q": {"execution_job_configs": [process("proc", input={"dj_configs.dataset_path": "p.a.res_1"})]}}]})
-    job = plan.jobs["q/00_execution_proc"]
-    assert job.deps == ["p/00_probe_a"]
-    assert job.refs["dj_configs.dataset_path"]["job"] == "p/00_probe_a"
+    job = plan.jobs["q/execution_proc"]
+    assert job.deps == ["p/probe_a"]
+    assert job.refs["dj_configs.dataset_path"]["job"] == "p/probe_a"
 
 
 def test_named_reference_with_duplicate_meta_names_takes_the_first(here):
@@ -149,7 +149,7 @@ def test_named_reference_with_duplicate_meta_names_takes_the_first(here):
     plan = plan_of(here, {"probe_job_configs": [a1, a2],
                           "execution_job_configs": [
                               process("p", input={"dj_configs.dataset_path": "anonymous.a.res_1"})]})
-    assert plan.jobs["anonymous/02_execution_p"].deps == ["anonymous/00_probe_a"]
+    assert plan.jobs["anonymous/execution_p"].deps == ["anonymous/probe_a"]
 
 
 def test_reference_to_an_unknown_pipeline_lists_the_jobs(here):
@@ -173,7 +173,7 @@ def test_reference_to_an_unknown_output_lists_the_outputs(here):
                             "execution_job_configs": [
                               process("p", input={"dj_configs.dataset_path": "anonymous.a.res_1"})]})
     assert err.key == "execution_job_configs[0].input.dj_configs.dataset_path"
-    assert "'res_1'" in str(err) and "anonymous/00_probe_a" in str(err) and "stats_path" in str(err)
+    assert "'res_1'" in str(err) and "anonymous/probe_a" in str(err) and "stats_path" in str(err)
 
 
 def test_reference_to_a_later_job_is_an_error(here):
@@ -203,7 +203,7 @@ def test_input_key_must_start_with_a_config_root(here):
 
 def test_default_output_names(here):
     plan = plan_of(here, {"probe_job_configs": [probe("a")]})
-    assert plan.jobs["anonymous/00_probe_a"].output_keys == ["res_1"]
+    assert plan.jobs["anonymous/probe_a"].output_keys == ["res_1"]
 
 
 def test_default_output_names_match_what_the_evaluator_returns(here):
@@ -216,22 +216,22 @@ def test_default_output_names_match_what_the_evaluator_returns(here):
 
     returned = get_component("data_evaluator", "accuracy").fn({k: v for k, v in extra.items() if k != "type"})
     assert isinstance(returned, tuple) and len(returned) == 2 and returned[1] == 0.5  # (per_file, best)
-    assert plan.jobs["anonymous/00_evaluation_acc"].output_keys == ["res_1", "res_2"]
+    assert plan.jobs["anonymous/evaluation_acc"].output_keys == ["res_1", "res_2"]
 
 
 def test_named_outputs(here):
     plan = plan_of(here, {"probe_job_configs": [probe("a", output="stats")],
                           "execution_job_configs": [process("p", input={"dj_configs.dataset_path": "-1.stats"})]})
-    assert plan.jobs["anonymous/00_probe_a"].output_keys == ["stats"]
-    assert plan.jobs["anonymous/01_execution_p"].refs["dj_configs.dataset_path"]["output"] == "stats"
+    assert plan.jobs["anonymous/probe_a"].output_keys == ["stats"]
+    assert plan.jobs["anonymous/execution_p"].refs["dj_configs.dataset_path"]["output"] == "stats"
 
 
 @pytest.mark.parametrize("ref", ["-1.0", "anonymous.a.0"])
 def test_integer_output_keys_of_the_original_are_aliases(here, ref):
     plan = plan_of(here, {"probe_job_configs": [probe("a", output="stats")],
                           "execution_job_configs": [process("p", input={"dj_configs.dataset_path": ref})]})
-    assert plan.jobs["anonymous/01_execution_p"].refs["dj_configs.dataset_path"] == {
-        "job": "anonymous/00_probe_a", "output": "stats", "deeper": []}
+    assert plan.jobs["anonymous/execution_p"].refs["dj_configs.dataset_path"] == {
+        "job": "anonymous/probe_a", "output": "stats", "deeper": []}
 
 
 def test_integer_output_key_out_of_range_is_an_error(here):
@@ -255,20 +255,20 @@ def test_recipe_exported_by_a_refine_job_makes_an_edge(here):
     plan = plan_of(here, {"work_dir": "wd", "probe_job_configs": [probe("a")],
                           "refine_recipe_job_configs": [ksigma("a", path="out/k_sigma.yaml")],
                           "execution_job_configs": [process("p", dj="out/k_sigma.yaml")]})
-    refine, proc = plan.jobs["anonymous/01_refine_a"], plan.jobs["anonymous/02_execution_p"]
+    refine, proc = plan.jobs["anonymous/refine_a"], plan.jobs["anonymous/execution_p"]
     assert refine.exports == {"extra_configs.path_k_sigma_recipe": "out/k_sigma.yaml"}
     assert plan.aliases[str(here / "out" / "k_sigma.yaml")] == refine.id
     assert proc.deps == [refine.id]
     assert proc.dj is None and proc.dj_from == str(here / "out" / "k_sigma.yaml")
-    assert inputs_of(plan, proc.id)["upstream"] == ["wd/anonymous/01_refine_a/context.json"]
+    assert inputs_of(plan, proc.id)["upstream"] == ["wd/anonymous/refine_a/context.json"]
     assert "out/k_sigma.yaml" not in proc.file_inputs
 
 
 def test_probe_exports_only_its_stats_file(here):
     plan = plan_of(here, {"probe_job_configs": [
         probe("a"), probe("b", dj_configs=recipe("out/b.jsonl", export_original_dataset=True))]})
-    assert plan.jobs["anonymous/00_probe_a"].exports == {"dj_configs.export_path": "out/a_stats.jsonl"}
-    assert plan.jobs["anonymous/01_probe_b"].exports == {"dj_configs.export_path": "out/b.jsonl"}
+    assert plan.jobs["anonymous/probe_a"].exports == {"dj_configs.export_path": "out/a_stats.jsonl"}
+    assert plan.jobs["anonymous/probe_b"].exports == {"dj_configs.export_path": "out/b.jsonl"}
     assert stats_export_path("out/a.jsonl") == "out/a_stats.jsonl"
     assert stats_export_path("out/dir") == os.path.join("out/dir", "stats.jsonl")
 
@@ -279,9 +279,9 @@ def test_dataset_under_an_exported_directory_makes_an_edge(here):
                                    "extra_configs": {"type": "data_pool_merging", "dataset_path": ["data/a.jsonl"],
                                                      "export_path": "out/pools"}}],
         "evaluation_job_configs": [probe("ev", dj_configs=recipe("out/ev.jsonl", dataset="out/pools/a_merged.jsonl"))]})
-    merge = plan.jobs["anonymous/00_execution_merge"]
+    merge = plan.jobs["anonymous/execution_merge"]
     assert merge.file_inputs == ["data/a.jsonl"]
-    ev = plan.jobs["anonymous/01_evaluation_ev"]
+    ev = plan.jobs["anonymous/evaluation_ev"]
     assert ev.deps == [merge.id] and ev.file_inputs == []
 
 
@@ -289,7 +289,7 @@ def test_existing_inputs_are_file_inputs(here):
     write(here / "r.yaml", recipe())
     plan = plan_of(here, {"probe_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "a",
                                                  "dj_configs": "r.yaml"}]})
-    job = plan.jobs["anonymous/00_probe_a"]
+    job = plan.jobs["anonymous/probe_a"]
     assert job.deps == [] and job.dj == recipe()
     assert sorted(job.file_inputs) == ["data/a.jsonl", "r.yaml"]
 
@@ -299,13 +299,13 @@ def test_two_jobs_exporting_the_same_path_are_ordered_and_warned_about(here, cap
     # order depends on the earlier one, so it also writes last (issue 13)
     plan = plan_of(here, {"execution_job_configs": [process("x", dj=recipe("out/same.jsonl")),
                                                     process("y", dj=recipe("out/same.jsonl"))]})
-    x, y = plan.jobs["anonymous/00_execution_x"], plan.jobs["anonymous/01_execution_y"]
+    x, y = plan.jobs["anonymous/execution_x"], plan.jobs["anonymous/execution_y"]
     assert y.deps == [x.id] and x.shared_exports == [y.id] and y.shared_exports == [x.id]
     assert x.exports == y.exports == {"dj_configs.export_path": "out/same.jsonl"}
     assert plan.aliases[os.path.abspath("out/same.jsonl")] == y.id  # later readers read the last writer
     warning = capsys.readouterr().err.strip().splitlines()
-    assert warning == ["juicer-sandbox: warning: jobs anonymous/00_execution_x and anonymous/01_execution_y both "
-                       "export to out/same.jsonl; anonymous/01_execution_y runs after anonymous/00_execution_x and "
+    assert warning == ["juicer-sandbox: warning: jobs anonymous/execution_x and anonymous/execution_y both "
+                       "export to out/same.jsonl; anonymous/execution_y runs after anonymous/execution_x and "
                        "its copy is the one left there (each job keeps its own copy in its artifacts)"]
 
 
@@ -313,9 +313,9 @@ def test_same_export_path_spelled_differently_is_still_shared(here):
     plan = plan_of(here, {"execution_job_configs": [process("x", dj=recipe("out/same.jsonl")),
                                                     process("y", dj=recipe("./out/../out/same.jsonl")),
                                                     process("z", dj=recipe("out/same.jsonl"))]})
-    z = plan.jobs["anonymous/02_execution_z"]
-    assert z.deps == ["anonymous/01_execution_y"]
-    assert z.shared_exports == ["anonymous/00_execution_x", "anonymous/01_execution_y"]
+    z = plan.jobs["anonymous/execution_z"]
+    assert z.deps == ["anonymous/execution_y"]
+    assert z.shared_exports == ["anonymous/execution_x", "anonymous/execution_y"]
 
 
 def test_missing_dataset_path_names_the_key(here):
@@ -336,13 +336,13 @@ def test_missing_path_in_a_dataset_mixture_is_named(here):
 def test_dataset_path_from_a_reference_is_not_checked(here):
     plan = plan_of(here, {"probe_job_configs": [probe("a")], "execution_job_configs": [
         process("p", dj=recipe(dataset="not/yet.jsonl"), input={"dj_configs.dataset_path": "-1.res_1"})]})
-    assert plan.jobs["anonymous/01_execution_p"].deps == ["anonymous/00_probe_a"]
+    assert plan.jobs["anonymous/execution_p"].deps == ["anonymous/probe_a"]
 
 
 def test_local_is_applied_before_exports_are_registered(here):
     local = {"dj_configs.export_path": "out/local.jsonl", "dj_configs.process.0.text_length_filter.min_len": 5}
     plan = plan_of(here, {"probe_job_configs": [probe("a", local=local)]})
-    job = plan.jobs["anonymous/00_probe_a"]
+    job = plan.jobs["anonymous/probe_a"]
     assert job.exports == {"dj_configs.export_path": "out/local_stats.jsonl"}
     assert job.dj["process"] == [{"text_length_filter": {"min_len": 5}}]
 
@@ -489,7 +489,7 @@ def test_stopwords_filter_with_a_local_list_is_accepted(here, monkeypatch):
     (here / "words" / "stopwords.json").write_text(json.dumps({"en": ["the", "a"]}))
     plan = plan_of(here, {"probe_job_configs": [probe("a", dj_configs=recipe(
         process=[{"stopwords_filter": {"min_ratio": 0.1, "stopwords_dir": "words"}}]))]})
-    assert "words" in plan.jobs["anonymous/00_probe_a"].file_inputs
+    assert "words" in plan.jobs["anonymous/probe_a"].file_inputs
 
 
 def test_stopwords_list_in_the_assets_cache_is_accepted(here, monkeypatch):
@@ -521,9 +521,9 @@ def test_ksigma_without_a_probe_of_the_same_meta_name_is_an_error(here):
 def test_ksigma_with_a_probe_of_the_same_meta_name_depends_on_it(here):
     plan = plan_of(here, {"probe_job_configs": [probe("a"), probe("b")],
                           "refine_recipe_job_configs": [ksigma("a")]})
-    job = plan.jobs["anonymous/02_refine_a"]
-    assert job.deps == ["anonymous/00_probe_a"]
-    assert job.refs == {"extra_configs.stats_path": {"job": "anonymous/00_probe_a", "output": "__stats__",
+    job = plan.jobs["anonymous/refine_a"]
+    assert job.deps == ["anonymous/probe_a"]
+    assert job.refs == {"extra_configs.stats_path": {"job": "anonymous/probe_a", "output": "__stats__",
                                                      "deeper": []}}
     # the hook schema fills its defaults (config/schemas/hooks.schema.yaml)
     assert job.extra == {"path_k_sigma_recipe": "out/k.yaml", "k": 3, "only_existing_args": False, "tighten_only": False}
@@ -532,8 +532,8 @@ def test_ksigma_with_a_probe_of_the_same_meta_name_depends_on_it(here):
 def test_ksigma_with_an_explicit_stats_path_needs_no_probe(here):
     plan = plan_of(here, {"probe_job_configs": [probe("x", output="stats")],
                           "refine_recipe_job_configs": [ksigma("a", input={"extra_configs.stats_path": "-1.stats"})]})
-    job = plan.jobs["anonymous/01_refine_a"]
-    assert job.deps == ["anonymous/00_probe_x"]
+    job = plan.jobs["anonymous/refine_a"]
+    assert job.deps == ["anonymous/probe_x"]
     assert job.refs["extra_configs.stats_path"]["output"] == "stats"
 
 
@@ -548,8 +548,8 @@ def _params(here, cfg, name="sb.yaml"):
 BASE = {"probe_job_configs": [probe("a")], "refine_recipe_job_configs": [ksigma("a")],
         "execution_job_configs": [process("p", dj="out/k.yaml")],
         "evaluation_job_configs": [probe("ev", input={"dj_configs.dataset_path": "anonymous.p.res_1"})]}
-PROBE, REFINE, PROC, EV = ("anonymous/00_probe_a", "anonymous/01_refine_a", "anonymous/02_execution_p",
-                           "anonymous/03_evaluation_ev")
+PROBE, REFINE, PROC, EV = ("anonymous/probe_a", "anonymous/refine_a", "anonymous/execution_p",
+                           "anonymous/evaluation_ev")
 
 
 def test_params_are_deterministic(here):
@@ -653,6 +653,6 @@ def test_params_do_not_change_when_checkout_and_work_dir_move(tmp_path, monkeypa
     assert str(tmp_path) not in text and '"@workflow/data/a.jsonl"' in text
     assert '"work_dir": "@workdir/outputs"' in text and '"dataset_path": "@workdir/local.jsonl"' in text
     # at job start the paths are absolute again, in the checkout and the work dir the job runs from
-    probe_params = local_paths(json.loads(next(v for k, v in first.items() if "_probe_" in k)))
+    probe_params = local_paths(json.loads(next(v for k, v in first.items() if "/probe_" in k)))
     assert probe_params["dj_configs"]["dataset_path"] == str(tmp_path / "two" / "checkout" / "data" / "a.jsonl")
     assert probe_params["work_dir"] == str(tmp_path / "two" / "work" / "outputs")

@@ -321,15 +321,15 @@ def _record(job, hook, outputs, metrics, wall=1.0):
 
 
 def test_summary_hides_internal_outputs_and_compares_probes():
-    before = _record("anonymous/00_probe_a", "ProbeViaAnalyzerHook", {"res_1": "a.jsonl", "__stats__": "s.jsonl"},
+    before = _record("anonymous/probe_a", "ProbeViaAnalyzerHook", {"res_1": "a.jsonl", "__stats__": "s.jsonl"},
                      {"num_samples": 10, "overall": {"text_len": {"mean": 12.0, "50%": 11.0, "std": 2.5}}})
-    after = _record("anonymous/02_evaluation_b", "ProbeViaAnalyzerHook", {"res_1": "b.jsonl"},
+    after = _record("anonymous/evaluation_b", "ProbeViaAnalyzerHook", {"res_1": "b.jsonl"},
                     {"num_samples": 4, "overall": {"text_len": {"mean": 20.0, "50%": 19.5, "std": 1.25}}})
-    score = _record("anonymous/03_evaluation_acc", "EvaluateDataHook", {"res_1": 0.0}, {"res_1": 0.0, "flag": True})
+    score = _record("anonymous/evaluation_acc", "EvaluateDataHook", {"res_1": 0.0}, {"res_1": 0.0, "flag": True})
     data, md = build_summary([before, after, score], "sb.yaml", "wd")
     assert data["sandbox"] == "sb.yaml" and data["work_dir"] == "wd"
     assert [j["outputs"] for j in data["jobs"]] == [{"res_1": "a.jsonl"}, {"res_1": "b.jsonl"}, {"res_1": 0.0}]
-    assert "| anonymous/03_evaluation_acc | EvaluateDataHook | 1.0 | res_1=0 |" in md  # bools are not metrics
+    assert "| anonymous/evaluation_acc | EvaluateDataHook | 1.0 | res_1=0 |" in md  # bools are not metrics
     assert "Samples: 10 → 4 (40.0% kept)" in md
     assert "| text_len | 12 | 20 | 11 | 19.5 | 2.5 | 1.25 |" in md
 
@@ -342,7 +342,7 @@ def test_evaluate_data_hook_runs_the_accuracy_evaluator(here):
 
     (here / "pred.jsonl").write_text('{"p": 1, "g": 1}\n{"p": 2, "g": 3}\n')
     (here / "art").mkdir()
-    run = Run({"job": "anonymous/00_evaluation_acc"}, None,
+    run = Run({"job": "anonymous/evaluation_acc"}, None,
               {"type": "accuracy", "predicted_dataset_path": "pred.jsonl", "predicted_label_key": "p",
                "ground_truth_label_key": "g"}, Path("art"), Path("scratch"))
     result = evaluate_data(run)

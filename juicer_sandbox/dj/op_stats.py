@@ -1,0 +1,126 @@
+"""Stats stored per op: a probe recomputes only the ops whose stat-affecting arguments changed.
+
+A probe of a raw dataset (no stats yet) with a filters-only recipe keeps, in its scratch
+directory (which survives reruns of the job), one file per op holding that op's stat columns,
+named by a hash of the dataset (absolute path, size, mtime), the recipe's data settings
+(``text_keys``, ...) and the op's signature (``stats_reuse.op_signature``: name plus the
+arguments that change its stat). Next to them, the rows as Data-Juicer loaded them, without
+stats. When the probe reruns (its params changed: an op added, removed, or one op's
+``rep_len``/``lang``/... edited), Data-Juicer computes only the ops without a stored file and the
+result is merged from the stored columns, in recipe order, as one run would have given it.
+
+Not used (everything is computed, as before) when an op is not a stats filter (a mapper
+changes the text), when two ops write the same stat key, or when the dataset carries stats.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from ..core.names import DJ_STATS as STATS
+from ..io import iter_jsonl, write_jsonl
+from . import stat_map
+from .recipe import iter_ops
+
+
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def cacheable_ops(recipe: dict) -> list[tuple[str, dict, list[str]]] | None:
+    """(name, args, stat keys) per op when every op is a stats filter with its own keys; else None."""
+    from .catalog import load_catalog
+
+    catalog = load_catalog()["ops"]
+    ops, seen = [], set()
+    for _, name, args in iter_ops(recipe):
+        keys = stat_map.stats_keys_for(name, args)
+        if catalog.get(name, {}).get("kind") != "filter" or not keys or seen & set(keys):
+            return None
+        seen.update(keys)
+        ops.append((name, args, keys))
+    return ops or None
+
+
+def _dataset_key(recipe: dict) -> str | None:
+    from .stats_reuse import stats_view
+
+    path = str(recipe.get("dataset_path", ""))
+    if not path or not os.path.isfile(path):
+        return None
+    st = os.stat(path)
+    settings = {k: v for k, v in stats_view(recipe).items() if k not in ("process", "export_path", "percentiles")}
+    return _hash({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                  "settings": settings})
+
+
+def compute_stats_per_op(recipe: dict, cache: Path, work_dir: Path, out_path: Path, np: int = 1) -> dict | None:
+    """Write the dataset with every op's stats to out_path, computing only ops not in `cache`.
+
+    Returns {"rows", "computed", "reused"} (op names), or None when the recipe does not qualify.
+    """
+    from .engine import compute_stats
+    from .stats_reuse import op_signature
+
+    ops = cacheable_ops(recipe)
+    base_key = _dataset_key(recipe) if ops else None
+    if base_key is None:
+        return None
+    cache.mkdir(parents=True, exist_ok=True)
+    base = cache / f"{base_key}.rows.jsonl"
+    files = [cache / f"{_hash([base_key, op_signature(name, args)])}.jsonl" for name, args, _ in ops]
+    missing = [i for i, f in enumerate(files) if not f.is_file()]
+    if missing or not base.is_file():
+        sub = {**recipe, "process": [{ops[i][0]: ops[i][1]} for i in missing]}
+        computed = work_dir / "computed.jsonl"
+        compute_stats(sub, work_dir / "dj", computed, np=np)
+        targets = _attribute(computed, [(files[i], list(ops[i][2])) for i in missing])
+        if targets is None:
+            return None  # a stat key we cannot attribute to one op: compute everything together
+        _split(computed, base, targets)
+        computed.unlink()
+    n = write_jsonl(out_path, _merge(base, files))
+    return {"rows": n, "computed": [ops[i][0] for i in missing],
+            "reused": [ops[i][0] for i in range(len(ops)) if i not in missing]}
+
+
+def _attribute(computed: Path, targets: list[tuple[Path, list[str]]]):
+    """Every stat key Data-Juicer wrote belongs to one op: extra keys go to a lone op, else None."""
+    first = next(iter_jsonl(computed), None)
+    extra = set((first or {}).get(STATS) or {}) - {k for _, keys in targets for k in keys}
+    if not extra:
+        return targets
+    if len(targets) != 1:
+        return None
+    return [(targets[0][0], targets[0][1] + sorted(extra))]
+
+
+def _split(computed: Path, base: Path, targets: list[tuple[Path, list[str]]]) -> None:
+    """Store the rows without stats and each computed op's stat columns, one file each."""
+    handles = [open(f"{path}.tmp", "w", encoding="utf-8") for path, _ in targets]
+    try:
+        def rows():
+            for row in iter_jsonl(computed):
+                stats = row.pop(STATS, None) or {}
+                for fh, (_, keys) in zip(handles, targets):
+                    fh.write(json.dumps({k: stats.get(k) for k in keys}, ensure_ascii=False) + "\n")
+                yield row
+
+        write_jsonl(base, rows())
+    finally:
+        for fh in handles:
+            fh.close()
+    for path, _ in targets:
+        os.replace(f"{path}.tmp", path)
+
+
+def _merge(base: Path, files: list[Path]):
+    readers = [iter_jsonl(f) for f in files]
+    for row, *columns in zip(iter_jsonl(base), *readers):
+        stats: dict = {}
+        for col in columns:
+            stats.update(col)
+        row[STATS] = stats
+        yield row
