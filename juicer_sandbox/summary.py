@@ -133,7 +133,8 @@ def stale_lines(stale: list[str]) -> list[str]:
 
 def build_summary(records: list[dict], sandbox_path: str, work_dir: str,
                   stale: list[str] | None = None) -> tuple[dict, str]:
-    jobs = [{k: r.get(k) for k in ("job", "pipeline", "meta_name", "hook", "status", "outputs", "metrics", "wall_s")}
+    jobs = [{k: r.get(k) for k in ("job", "pipeline", "meta_name", "hook", "status", "outputs", "metrics", "wall_s",
+                                                                          "timing")}
             for r in records]
     for j in jobs:
         j["outputs"] = {k: v for k, v in (j["outputs"] or {}).items() if not k.startswith("__")}

@@ -129,22 +129,45 @@ def filter_with_stored_stats(recipe: dict, out_path: Path) -> tuple[int, int] | 
     path = str(recipe.get("dataset_path", ""))
     if not ops or not path.endswith((".jsonl", ".jsonl.gz")) or not Path(path).is_file():
         return None
-    rows = list(iter_jsonl(path))
-    if not rows or any(not isinstance(r.get(STATS), dict) or any(r[STATS].get(k) is None for k in keys) for r in rows):
+    n_in = 0
+    for r in iter_jsonl(path):  # a first pass only checks: rows are filtered in chunks (bounded memory)
+        n_in += 1
+        if not isinstance(r.get(STATS), dict) or any(r[STATS].get(k) is None for k in keys):
+            return None
+    if not n_in:
         return None
     from data_juicer.ops.base_op import OPERATORS
 
     forbid_installs()
+    filters = [OPERATORS.modules[name](**args) for _, name, args in ops]
+    return n_in, write_jsonl(out_path, (row for chunk in _chunks(iter_jsonl(path), _CHUNK)
+                                        for row in _kept(filters, chunk)))
+
+
+_CHUNK = 20000  # rows filtered at once: each op decides per row, so chunking changes nothing
+
+
+def _chunks(rows, size):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _kept(filters, rows: list[dict]):
     keep = [True] * len(rows)
     columns = {c: [r.get(c) for r in rows] for c in {c for r in rows for c in r}}
-    for _, name, args in ops:
-        op = OPERATORS.modules[name](**args)
+    for op in filters:
         if op.is_batched_op():
             flags = list(op.process_batched(columns))
         else:
             flags = [op.process_single(r) for r in rows]
         keep = [k and bool(f) for k, f in zip(keep, flags)]
-    return len(rows), write_jsonl(out_path, (r for r, k in zip(rows, keep) if k))
+    return [r for r, k in zip(rows, keep) if k]
 
 
 def _rows(dataset):

@@ -230,7 +230,11 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
     run = Run(spec, resolve_secrets(dj, "dj_configs"), resolve_secrets(extra, "extra_configs"), artifacts, scratch,
               threads=threads, seed=spec.get("seed", 42), upstream=upstream, stats_sources=sources)
     module, func = hook.impl.split(":")
-    result: Result = getattr(importlib.import_module(module), func)(run)
+    fn = getattr(importlib.import_module(module), func)
+    startup = process_age()  # interpreter start, imports, reading and resolving the job: before any real work
+    log.info("started work %.2f s after the job's process started", startup)
+    hook_start = time.time()
+    result: Result = fn(run)
     outputs = normalise_outputs(result.outputs, spec["output_keys"])
     outputs.update(result.hidden)
     outputs["__artifacts__"] = str(artifacts)
@@ -242,7 +246,22 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
     write_json(artifacts / "resolved_config.json", redact({"dj_configs": dj, "extra_configs": extra}))
     return _record(spec, "done", outputs=outputs, metrics=result.metrics, published=published, aliases=aliases,
                    artifacts=str(artifacts), stats_sources={**sources, **result.stats_sources},
-                   wall_s=round(time.time() - start, 3))
+                   wall_s=round(time.time() - start, 3),
+                   timing={"startup_s": round(startup, 3), "hook_s": round(time.time() - hook_start, 3),
+                           "imported_data_juicer": "data_juicer" in sys.modules})
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux: /proc; elsewhere since this module was imported)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.time() - _IMPORTED_AT
+
+
+_IMPORTED_AT = time.time()
 
 
 def log_to_wandb(spec: dict, record: dict, resolved: dict) -> None:

@@ -117,6 +117,8 @@ def test_each_edit_reruns_what_it_affects_and_equals_a_clean_run(tmp_path, monke
     del recipe["process"][1]
     assert PROBE in _rerun(ours, data, recipe)
     assert _probe_metrics(ours)["stats_computed_ops"] == []
+    probe = json.loads((ours / "out" / PROBE / "context.json").read_text())
+    assert probe["timing"]["imported_data_juicer"] is False  # all stats stored: Data-Juicer not even imported
     check_clean("op_removed", recipe)
 
     # 5. a job inserted before the others: nothing renamed, nothing rerun but the new job (and
@@ -125,3 +127,5 @@ def test_each_edit_reruns_what_it_affects_and_equals_a_clean_run(tmp_path, monke
               "extra_configs": {"type": "data_pool_downsampling", "dataset_path": str(data),
                                 "target_num_samples": 5}}]
     assert _rerun(ours, data, recipe, extra) == {"anonymous/execution_inserted"}
+    inserted = json.loads((ours / "out/anonymous/execution_inserted/context.json").read_text())
+    assert inserted["timing"]["imported_data_juicer"] is False and inserted["timing"]["startup_s"] > 0

@@ -156,8 +156,8 @@ def test_job_entry_may_be_a_path_to_a_job_file(here):
     plan = compile_plan(path)
     (pj,) = plan.jobs.values()
     assert pj.id == "anonymous/probe_from_file"
-    assert pj.dj == recipe() and pj.output_keys == ["stats"]
-    assert "jobs/recipe.yaml" in pj.file_inputs
+    assert pj.dj == recipe() and pj.output_keys == ["stats"]  # loaded relative to the job file
+    assert "jobs/recipe.yaml" not in pj.file_inputs  # its content is in the params
 
 
 def test_job_file_resolves_against_the_sandbox_directory(here):

@@ -291,7 +291,8 @@ def test_existing_inputs_are_file_inputs(here):
                                                  "dj_configs": "r.yaml"}]})
     job = plan.jobs["anonymous/probe_a"]
     assert job.deps == [] and job.dj == recipe()
-    assert sorted(job.file_inputs) == ["data/a.jsonl", "r.yaml"]
+    # the recipe's content is in the params; its file is not an input (an edit the job ignores reruns nothing)
+    assert sorted(job.file_inputs) == ["data/a.jsonl"]
 
 
 def test_two_jobs_exporting_the_same_path_are_ordered_and_warned_about(here, capsys):
@@ -574,6 +575,8 @@ def test_params_change_with_an_op_argument(here):
     base = _params(here, BASE)
     cfg = copy.deepcopy(BASE)
     cfg["probe_job_configs"][0]["dj_configs"]["process"][0]["text_length_filter"]["min_len"] = 2
+    assert _params(here, cfg) == base  # a threshold: the probe's stats do not depend on it
+    cfg["probe_job_configs"][0]["dj_configs"]["text_keys"] = "content"  # what the stats are computed on
     changed = _params(here, cfg)
     assert changed[PROBE] != base[PROBE]
     assert {k: v for k, v in changed.items() if k != PROBE} == {k: v for k, v in base.items() if k != PROBE}
@@ -593,6 +596,8 @@ def test_params_change_with_local_and_seed(here):
     base = _params(here, BASE)
     cfg = copy.deepcopy(BASE)
     cfg["evaluation_job_configs"][0]["local"] = {"dj_configs.np": 2}
+    assert _params(here, cfg)[EV] == base[EV]  # workers do not change a probe's stats
+    cfg["evaluation_job_configs"][0]["local"] = {"dj_configs.text_keys": "content"}
     assert _params(here, cfg)[EV] != base[EV]
     cfg = copy.deepcopy(BASE)
     cfg["seed"] = 1
