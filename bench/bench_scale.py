@@ -52,7 +52,9 @@ def run(root: Path, n: int) -> dict:
     cfg = {"work_dir": str(side / "work"),
            "probe_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "probe", "dj_configs": "recipe.yaml",
                                   "local": {"dj_configs.export_path": str(side / "exports/probe.jsonl")}}],
-           "execution_job_configs": [{"hook": "ProcessDataHook", "meta_name": "process", "dj_configs": "recipe.yaml"}]}
+           # processing reads the probe's output: its rows carry the stats, filters decide on them
+           "execution_job_configs": [{"hook": "ProcessDataHook", "meta_name": "process", "dj_configs": "recipe.yaml",
+                                      "input": {"dj_configs.dataset_path": "anonymous.probe.res_1"}}]}
     (side / "sandbox.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = dict(os.environ, PYTHONPATH=str(REPO))
     load = os.getloadavg()[0]
