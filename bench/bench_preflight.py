@@ -92,7 +92,7 @@ def through_snakemake(tmp: str, bad: str) -> None:
     proc = subprocess.run([snakemake, "-s", str(REPO / "Snakefile"), "--directory", tmp, "--cores", "1",
                            "--config", f"sandbox={sandbox}"], capture_output=True, text=True)
     wall = time.perf_counter() - t
-    lines = open(os.path.join(tmp, "out/logs/anonymous/00_probe_probe.log")).read().splitlines()
+    lines = open(os.path.join(tmp, "out/logs/anonymous/probe_probe.log")).read().splitlines()
     stamp = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines
              if line[:4].isdigit() and (" INFO juicer_sandbox: job " in line or " ERROR " in line)]
     print(f"through snakemake: exit {proc.returncode}, job start -> error {(stamp[-1] - stamp[0]).total_seconds():.2f} s "

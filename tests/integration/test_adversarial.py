@@ -226,10 +226,10 @@ def test_bad_data_fails_before_data_juicer(workdir, case):
     recipe = {"text_keys": "body"} if case == "recipe text_keys absent" else {}
     _write(workdir, _probe(data, **recipe))
     proc = run_snakemake(workdir, "sb.yaml", check=False)
-    _clean_failure(workdir, proc, "anonymous/00_probe_probe", *names)
-    log = (workdir / "out/logs/anonymous/00_probe_probe.log").read_text()
+    _clean_failure(workdir, proc, "anonymous/probe_probe", *names)
+    log = (workdir / "out/logs/anonymous/probe_probe.log").read_text()
     assert "data_juicer" not in log  # failed before Data-Juicer was started
-    _no_trusted_records(workdir, "anonymous/00_probe_probe")
+    _no_trusted_records(workdir, "anonymous/probe_probe")
 
 
 # --------------------------------------------------------------------------- secrets, installs
@@ -278,7 +278,7 @@ def test_an_api_key_is_used_but_reaches_no_file(workdir, monkeypatch, how):
                               "max_retry_num": 0, "timeout": 10, **given}}]})
         run_snakemake(workdir, "sb.yaml")
     assert api.seen == [f"Bearer {key}"] * 2
-    resolved = workdir / "out/anonymous/00_execution_infer/artifacts/resolved_config.json"
+    resolved = workdir / "out/anonymous/execution_infer/artifacts/resolved_config.json"
     extra = json.loads(resolved.read_text())["extra_configs"]
     assert extra.get("api_key") == ("***" if how == "literal api_key" else None)
     written = [p for p in workdir.rglob("*") if p.is_file() and p.name != "sb.yaml"]  # not the user's own file
@@ -306,7 +306,7 @@ def test_a_path_with_a_space_is_one_file(workdir):
     data = _jsonl(workdir / "my data.jsonl", ROWS)
     _write(workdir, _probe(data))
     run_snakemake(workdir, "sb.yaml")
-    record = json.loads((workdir / "out/anonymous/00_probe_probe/context.json").read_text())
+    record = json.loads((workdir / "out/anonymous/probe_probe/context.json").read_text())
     assert record["metrics"]["num_samples"] == len(ROWS)
 
 
@@ -314,7 +314,7 @@ def test_skipped_records_are_counted_and_named(workdir):
     data = _jsonl(workdir / "d.jsonl", ROWS[:10] + [{"text": 7}] + ROWS[10:], b"{broken\n")
     _write(workdir, {**_probe(data), "on_bad_records": "skip"})
     run_snakemake(workdir, "sb.yaml")
-    metrics = json.loads((workdir / "out/anonymous/00_probe_probe/context.json").read_text())["metrics"]
+    metrics = json.loads((workdir / "out/anonymous/probe_probe/context.json").read_text())["metrics"]
     assert metrics["num_samples"] == len(ROWS) and metrics["bad_records"] == 2
     assert list(metrics["bad_lines"].values()) == [[11, 32]]
     assert "skipped 2 bad record(s)" in (workdir / "out/summary.md").read_text()

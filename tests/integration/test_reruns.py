@@ -19,8 +19,8 @@ from .conftest import demo_slice, downsample_and_compare, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
-DOWN = "out/anonymous/00_execution_down"
-COMPARE = "out/anonymous/01_evaluation_compare"
+DOWN = "out/anonymous/execution_down"
+COMPARE = "out/anonymous/evaluation_compare"
 
 
 def _setup(workdir: Path, **extra) -> tuple[Path, Path]:
@@ -52,7 +52,7 @@ def _assert_all_rebuilt_after(workdir: Path, proc, since: int) -> None:
 
 def _fail_down_transiently(workdir: Path) -> Path:
     """An outage outside inputs and params: the job's scratch directory cannot be created."""
-    blocker = workdir / "out" / ".scratch" / "anonymous" / "00_execution_down"
+    blocker = workdir / "out" / ".scratch" / "anonymous" / "execution_down"
     if blocker.is_dir():
         os.rmdir(blocker)
     blocker.parent.mkdir(parents=True, exist_ok=True)
@@ -66,9 +66,9 @@ def test_a_transient_failure_then_a_rerun_of_the_same_config(workdir):
     blocker = _fail_down_transiently(workdir)
     failed = run_snakemake(workdir, str(sandbox), check=False)
     assert failed.returncode != 0 and "Traceback" not in failed.stdout + failed.stderr
-    assert "juicer-sandbox: job anonymous/00_execution_down failed" in failed.stderr
-    assert "out/logs/anonymous/00_execution_down.log" in failed.stderr
-    assert "Traceback" in (workdir / "out/logs/anonymous/00_execution_down.log").read_text()
+    assert "juicer-sandbox: job anonymous/execution_down failed" in failed.stderr
+    assert "out/logs/anonymous/execution_down.log" in failed.stderr
+    assert "Traceback" in (workdir / "out/logs/anonymous/execution_down.log").read_text()
     assert not (workdir / DOWN / "context.json").exists()
     since = _mtime(workdir, f"{COMPARE}/context.json")  # the earlier run's, still there
     blocker.unlink()  # the outage is over; nothing in the config changed
@@ -82,7 +82,7 @@ def test_a_failed_job_whose_cause_was_fixed_by_going_back(workdir):
     _fail_down_transiently(workdir).unlink()
     _fail_down_transiently(workdir)
     assert run_snakemake(workdir, str(sandbox), check=False).returncode != 0
-    (workdir / "out/.scratch/anonymous/00_execution_down").unlink()
+    (workdir / "out/.scratch/anonymous/execution_down").unlink()
     _set(sandbox, target_num_samples=5)  # back to the config the old results came from
     _assert_all_rebuilt_after(workdir, run_snakemake(workdir, str(sandbox)), since)
 
