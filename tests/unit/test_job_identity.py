@@ -37,7 +37,7 @@ def test_duplicate_names_are_numbered_in_config_order(here):
 
 def test_probe_params_ignore_thresholds_but_not_stat_arguments(here):
     def params(op_args):
-        r = recipe("out/a.jsonl", np=3, process=[{"word_repetition_filter": op_args}, {"clean_html_mapper": {}}])
+        r = recipe("out/a.jsonl", np=3, process=[{"word_repetition_filter": op_args}, {"whitespace_normalization_mapper": {}}])
         plan = plan_of(here, {"probe_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "a",
                                                      "dj_configs": r}]})
         return json.loads(dumps_params(plan.jobs["anonymous/probe_a"]))
@@ -45,7 +45,7 @@ def test_probe_params_ignore_thresholds_but_not_stat_arguments(here):
     base = params({"rep_len": 10, "min_ratio": 0.0, "max_ratio": 0.5})
     assert base == params({"rep_len": 10, "min_ratio": 0.1, "max_ratio": 0.2})
     assert base != params({"rep_len": 5, "min_ratio": 0.0, "max_ratio": 0.5})
-    assert base["dj_configs"]["process"] == [{"word_repetition_filter": {"rep_len": 10}}, {"clean_html_mapper": {}}]
+    assert base["dj_configs"]["process"] == [{"word_repetition_filter": {"rep_len": 10}}, {"whitespace_normalization_mapper": {}}]
     assert "np" not in base["dj_configs"]
 
 
@@ -79,4 +79,4 @@ def test_stale_job_directories_are_listed_and_removed(here, capsys):
     assert "2 stale job directories removed" in capsys.readouterr().out
     assert not (here / "out/anonymous/execution_gone").exists() and not (here / "out/iter_1").exists()
     assert not (here / "out/logs/anonymous/execution_gone.log").exists()
-    assert (here / "out/anonymous/execution_q/context.json").exists()
+    assert (here / "out/anonymous/execution_q/artifacts").is_dir()  # a current job is kept
