@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.mappings import deep_merge
 from ..errors import ComponentConfigError, SandboxError
 from ..io import iter_jsonl, write_json, write_jsonl
 from .api_helpers import PARSE_FUNCS, helper_schema, message_batches
@@ -167,7 +168,7 @@ def train_modelscope(cfg: dict, run) -> str:
         return ds
 
     def modify(ms_cfg):
-        return _merge(ms_cfg, cfg.get("train") or {})
+        return deep_merge(ms_cfg, cfg.get("train") or {})
 
     work_dir = str(run.artifacts / "work_dir")
     kwargs = {"model": cfg["model_name"], "work_dir": work_dir, "cfg_modify_fn": modify,
@@ -176,15 +177,6 @@ def train_modelscope(cfg: dict, run) -> str:
         kwargs["eval_dataset"] = dataset(cfg["eval_dataset"], "validation")
     build_trainer(name=cfg["trainer_name"], default_args=kwargs).train()
     return work_dir
-
-
-def _merge(ms_cfg, updates: dict):
-    for key, value in updates.items():
-        if isinstance(value, dict) and isinstance(ms_cfg.get(key), dict):
-            _merge(ms_cfg[key], value)
-        else:
-            ms_cfg[key] = value
-    return ms_cfg
 
 
 # -- dj_text_quality_classifier ---------------------------------------------------------------------

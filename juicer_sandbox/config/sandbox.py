@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from ..core.mappings import deep_merge
 from ..errors import ConfigError
 from .schema import load_schema, validate
 
@@ -284,16 +285,6 @@ def scalars_from_cli(obj):
             return obj
         return value if value is None or isinstance(value, (bool, int, float)) else obj
     return obj
-
-
-def deep_merge(base: dict, extra: dict) -> dict:
-    """Merge `extra` into `base` recursively (mappings merge, anything else replaces)."""
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merge(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 def load_sandbox(path: str | os.PathLike, overrides: dict | None = None) -> SandboxConfig:
