@@ -25,6 +25,7 @@ include: "rules/envs.smk"
 include: "rules/plan.smk"
 include: "rules/hooks.smk"
 include: "rules/report.smk"
+include: "rules/thirdparty.smk"
 
 
 # Every job's record is a target: one removed (a failed rerun, by hand, set aside as corrupt)

@@ -6,6 +6,8 @@
   juicer-sandbox where cfg.yaml        where a sandbox writes its results
   juicer-sandbox assets fetch [cfg.yaml|recipe.yaml ...]   get the files Data-Juicer ops need
   juicer-sandbox assets train-quality --reference clean.jsonl   the quality classifier's model
+  juicer-sandbox doctor cfg.yaml       what each model-family job needs (env, code, weights, GPUs), what is missing
+  juicer-sandbox code fetch <family> [--dest DIR]   third-party code at the family's pinned commit
 """
 from __future__ import annotations
 
@@ -51,7 +53,29 @@ def _parser() -> argparse.ArgumentParser:
     p_tq.add_argument("--text-key", default="text")
     p_tq.add_argument("--out", help="model file (default: where dj_text_quality_classifier looks)")
     p_tq.add_argument("--seed", type=int, default=42)
+    p_doc = sub.add_parser("doctor", help="what each model-family job needs (env, code, weights, GPUs) and what "
+                                          "is missing, before submitting")
+    p_doc.add_argument("sandbox")
+    p_doc.add_argument("--env-mode", choices=("shared", "venv", "conda"), default="shared",
+                       help="where jobs run: this interpreter (shared), or envs built where they run")
+    p_code = sub.add_parser("code", help="third-party code of the model families")
+    c_sub = p_code.add_subparsers(dest="code_command", required=True)
+    p_cf = c_sub.add_parser("fetch", help="clone a family's code at its pinned commit and record it")
+    p_cf.add_argument("family")
+    p_cf.add_argument("--dest", help="checkout directory (default .thirdparty/<family>)")
     return parser
+
+
+def cmd_code(args) -> int:
+    from .families import families
+    from .families.code import fetch_family
+
+    fams = families()
+    if args.family not in fams:
+        raise SandboxError(f"unknown family {args.family!r}; families: {', '.join(sorted(fams))}")
+    record = fetch_family(fams[args.family], args.dest)
+    print(f"{record['dest']} @ {record['head']} ({record['repo']})")
+    return 0
 
 
 def parse_overrides(tokens: list[str]) -> dict:
@@ -190,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, extra)
         if args.command == "assets":
             return cmd_assets(args)
+        if args.command == "code":
+            return cmd_code(args)
+        if args.command == "doctor":
+            from .doctor import doctor
+
+            return doctor(args.sandbox, args.env_mode)
         if args.command == "catalog":
             from .dj.catalog import load_catalog
 

@@ -56,12 +56,22 @@ def check_config_keys(config: dict, schema_path: str) -> None:
 
 
 def rule_resources(config: dict, job) -> dict:
-    """threads/mem_mb/gpus for a job: job `resources:` > config.resources[rule] > the recipe's `np`
+    """threads/mem_mb/gpus/runtime for a job: job `resources:` > config.resources[rule] > its model
+    family's needs (GPUs from its config, e.g. `num_gpus`; runtime, memory) > the recipe's `np`
     (Data-Juicer workers; Snakemake caps threads at --cores) > config defaults."""
-    res = {"threads": config.get("threads", 1), "mem_mb": config.get("mem_mb", 4000), "gpus": 0}
+    res = {"threads": config.get("threads", 1), "mem_mb": config.get("mem_mb", 4000), "gpus": 0,
+           "runtime": RULE_RUNTIME_MIN.get(job.rule, 60)}
     np_ = job.recipe_np()
     if np_:
         res["threads"] = np_
+    if getattr(job, "family", None):
+        from .families import families, resources_for
+
+        res.update(resources_for(families()[job.family], job.extra))
     res.update((config.get("resources") or {}).get(job.rule, {}))
     res.update(job.cfg.resources or {})
     return res
+
+
+# SLURM wall time (minutes) of a job without a family: training runs longer than the data jobs
+RULE_RUNTIME_MIN = {"train_model": 240}

@@ -1,6 +1,7 @@
 # One rule per hook, all from one body: the hook table (juicer_sandbox/core/hooktable.py) names
 # each rule and says how it runs: its env family (envs/<env>.yaml), GPU, threads, memory,
-# priority, local or not. Every hook job writes a benchmark ({work_dir}/benchmarks/<job>.tsv).
+# priority, local or not. A job whose component belongs to a model family (juicer_sandbox/families)
+# runs in that family's env instead and asks for the family's GPUs, runtime and memory. Every hook job writes a benchmark ({work_dir}/benchmarks/<job>.tsv).
 # A hook's rule runs scripts/<rule>.py, which runs the function juicer_sandbox.hooks.<module>:<rule>
 # (the module is named in the table).
 from juicer_sandbox.core.hooktable import HOOKS
@@ -12,7 +13,7 @@ for spec in HOOKS.values():
             spec.rule
         input:
             unpack(job_inputs),
-            env_lock=env_lock(spec.env),
+            env_lock=job_env_lock,
         output:
             context=hook_output("context"),
             artifacts=directory(hook_output("artifacts")),
@@ -25,7 +26,7 @@ for spec in HOOKS.values():
         priority: spec.priority
         localrule: spec.local
         conda:
-            f"../envs/{spec.env}.yaml"
+            job_env_file
         threads: job_threads if spec.threads else 1
         resources:
             **hook_resources(spec),

@@ -33,11 +33,24 @@ def job_resource(name):
 
 
 def hook_resources(spec):
-    """The resources a hook's rule requests; the values come per job (see snakemake_glue)."""
-    res = {"mem_mb": job_resource("mem_mb")} if spec.mem else {}
+    """The resources a hook's rule requests; the values come per job (see snakemake_glue): a job of a
+    model family asks for its GPUs (gpu=N: `--resources gpu=N` locally, `--gpus=N` under the SLURM
+    plugin), its wall time (runtime, minutes) and memory from its config and family."""
+    res = {"mem_mb": job_resource("mem_mb")} if spec.mem or spec.gpu else {}
     if spec.gpu:
         res["gpu"] = job_resource("gpus")
+        res["runtime"] = job_resource("runtime")
     return res
+
+
+def job_env_file(wildcards):
+    """--sdm conda: the env file of the job's family (a model family's, else its hook's)."""
+    return f"../envs/{PLAN.jobs[wildcards.job].env}.yaml"
+
+
+def job_env_lock(wildcards):
+    """envs: {mode: venv}: the lock file of the job's family env (nothing in shared mode)."""
+    return env_lock(PLAN.jobs[wildcards.job].env)
 
 
 def job_threads(wildcards):

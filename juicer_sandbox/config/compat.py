@@ -51,14 +51,17 @@ def take_env_keys(extra: dict, spec, cfg) -> dict | None:
         raise ConfigError("env_params must be a mapping", file=cfg.file, key=f"{where}.env_params")
     families = env_families()
     from ..components.not_yet import not_yet_available
+    from ..families import family_of
 
     later = spec.factory and not_yet_available(spec.factory, extra.get("type"))  # its own error follows
-    if name is not None and str(name) in families and str(name) != spec.env and not later:
+    fam = family_of(spec.factory, extra.get("type"))
+    env = fam.env if fam else spec.env
+    if name is not None and str(name) in families and str(name) != env and not later:
         raise ConfigError(
-            f"env_name {name!r} names the {name!r} env family, but {spec.name} runs in the {spec.env!r} family "
-            f"(envs/{spec.env}.yaml); every hook runs in its rule family's env here: remove env_name",
-            file=cfg.file, key=f"{where}.env_name")
-    return {"env_name": name, "env_manager": manager, "env_params": params, "family": spec.env,
+            f"env_name {name!r} names the {name!r} env family, but this job ({spec.name}, type "
+            f"{extra.get('type')!r}) runs in the {env!r} family (envs/{env}.yaml); every job runs in its "
+            f"component's env family here: remove env_name", file=cfg.file, key=f"{where}.env_name")
+    return {"env_name": name, "env_manager": manager, "env_params": params, "family": env,
             "how": ENV_MANAGERS.get(manager or "", "the shared environment (default)")}
 
 

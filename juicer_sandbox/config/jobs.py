@@ -40,10 +40,20 @@ class Job:
     shared_exports: list[str] = field(default_factory=list)  # other jobs exporting to one of this job's paths
     env_request: dict | None = None  # the original's env_name/env_manager, mapped onto an env family
     np_hint: int | None = None  # `np` of the recipe another job produces for this one (dj_from)
+    family: str | None = None  # the model family of extra_configs.type (juicer_sandbox/families), if any
 
     @property
     def rule(self) -> str:
         return self.spec.rule
+
+    @property
+    def env(self) -> str:
+        """The env family the job runs in: its component's family's env, else its hook's."""
+        if self.family:
+            from ..families import families
+
+            return families()[self.family].env
+        return self.spec.env
 
     def clone(self, new_id: str, id_map: dict[str, str]) -> "Job":
         """A copy under another id whose deps and references point into `id_map` (trials, iterations)."""
@@ -97,6 +107,7 @@ class Job:
             # only when set, so that sandboxes without them keep their params (and are not rerun)
             **({"shared_exports": self.shared_exports} if self.shared_exports else {}),
             **({"env_request": self.env_request} if self.env_request else {}),
+            **({"family": self.family} if self.family else {}),
             # content, not mtime: a dataset replaced with an older mtime (cp -p) still reruns the job
             "input_fingerprints": sorted(str(h) for h in fingerprints(self.file_inputs).values()),
         }

@@ -275,6 +275,10 @@ class _Compiler:
         job.extra.update({k: v for k, v in checked.items() if k not in job.extra})
         job.n_outputs = comp.n_outputs
         job.component_module = comp.module
+        from ..families import family_of
+
+        fam = family_of(job.spec.factory, job.extra.get("type"))
+        job.family = fam.name if fam else None
 
     def _output_keys(self, job: Job) -> None:
         n = job.spec.n_outputs if job.spec.n_outputs is not None else job.n_outputs

@@ -79,10 +79,11 @@ HOOKS: dict[str, HookSpec] = {
         HookSpec("InferModelHook", "infer_model", "infer_model", factory="model_infer",
                  produces=("extra_configs.export_path",), env="train", gpu=True, **_HEAVY),
         # evaluation: score datasets and models
+        # gpu: a job of a GPU model family (VBench, Inception, InternVL) asks for its GPUs; others for none
         HookSpec("EvaluateDataHook", "evaluate_data", "evaluate", n_outputs=None, factory="data_evaluator",
-                 produces=("extra_configs.export_path",), threads=True),
+                 produces=("extra_configs.export_path",), threads=True, gpu=True),
         HookSpec("EvaluateModelHook", "evaluate_model", "evaluate_model", factory="model_evaluator", env="train",
-                 **_HEAVY),
+                 gpu=True, **_HEAVY),
         # added by the compiler: HPO trials (config/trials.py) and iteration gates (config/iterations.py)
         HookSpec("HpoAskHook", "hpo_ask", "hpo", internal=True),
         HookSpec("HpoTellHook", "hpo_tell", "hpo", internal=True),

@@ -48,6 +48,7 @@ class Run:
     upstream: dict = field(default_factory=dict)  # job id -> context record
     stats_sources: dict = field(default_factory=dict)  # raw dataset (abs) -> copy with stats (see dj.stats_reuse)
     metrics: dict = field(default_factory=dict)  # components may add metrics here
+    devices: list = field(default_factory=list)  # the GPUs the job holds (gpus.claim): its world size
 
     @property
     def job_id(self) -> str:
@@ -211,7 +212,20 @@ def _record(spec: dict, status: str, **fields) -> dict:
     return base
 
 
-def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir: str, threads: int = 1) -> dict:
+def check_family(spec: dict, extra: dict, devices: list[str] | None) -> None:
+    """A job of a model family fails here, before any work, with one line naming what is missing
+    (env, code, weights, GPU) and how to provide it (juicer_sandbox/families/checks.py)."""
+    if not spec.get("family"):
+        return
+    from ..families import families
+    from ..families.checks import require
+    from ..gpus import node_devices
+
+    require(families()[spec["family"]], extra.get("type"), extra, devices if devices else node_devices())
+
+
+def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir: str, threads: int = 1,
+            devices: list[str] | None = None) -> dict:
     start = time.time()
     hook = HOOKS[spec["hook"]]
     if artifacts.exists():
@@ -222,13 +236,15 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
         log.info("skipped: %s", reason)
         return _record(spec, "skipped", reason=reason, artifacts=str(artifacts), wall_s=0.0)
     dj, extra = resolve_configs(spec, upstream)
+    check_family(spec, extra, devices)
     scratch.mkdir(parents=True, exist_ok=True)
     sources = {}
     for record in upstream.values():
         sources.update(record.get("stats_sources", {}))
     # secrets come from the environment only here, for the hook; files get the redacted configs
     run = Run(spec, resolve_secrets(dj, "dj_configs"), resolve_secrets(extra, "extra_configs"), artifacts, scratch,
-              threads=threads, seed=spec.get("seed", 42), upstream=upstream, stats_sources=sources)
+              threads=threads, seed=spec.get("seed", 42), upstream=upstream, stats_sources=sources,
+              devices=list(devices or []))
     module, func = hook.impl.split(":")
     fn = getattr(importlib.import_module(module), func)
     startup = process_age()  # interpreter start, imports, reading and resolving the job: before any real work
@@ -337,8 +353,9 @@ def run_snakemake_job(smk) -> None:
         try:
             upstream = read_upstream(smk.input.get("upstream", []) if hasattr(smk.input, "get")
                                      else smk.input.upstream)
-            with claim(int(smk.resources.get("gpu", 0) or 0) if hasattr(smk.resources, "get") else 0):
-                record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads)
+            with claim(int(smk.resources.get("gpu", 0) or 0) if hasattr(smk.resources, "get") else 0) as held:
+                record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads,
+                                 devices=held)
             if spec.get("wandb") and record["status"] == "done":
                 log_to_wandb(spec, record, read_json(Path(smk.output.artifacts) / "resolved_config.json"))
         except SandboxError as exc:  # the user's to fix: the message says what and where

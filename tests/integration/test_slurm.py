@@ -5,7 +5,8 @@ a temporary state dir and starts munged/slurmctld/slurmd; the finalizer runs
 tools/slurm/stop_local_slurm.sh, which kills exactly the PIDs the start script recorded.
 The data loop (probe -> k-sigma refine -> process -> probe) then runs with
 `--profile profiles/slurm --workflow-profile none`, and SLURM itself (`scontrol show job`)
-confirms every job ran there; a GPU rule gets `--gres=gpu:1` from the profile's set-resources.
+confirms every job ran there; a rule that declares `gpu=N` (as the workflow's GPU rules do per job)
+is submitted with `--gpus=N` and SLURM allocates N of its (fake) GPUs.
 Skipped only where SLURM cannot be installed at all (not root, no apt).
 """
 from __future__ import annotations
@@ -136,14 +137,15 @@ def test_data_loop_runs_on_slurm(slurm, tmp_path):
     assert "TimeLimit=01:00:00" in _scontrol(slurm, submitted[0][0])
 
 
-def test_gpu_rules_get_a_gres(slurm, tmp_path):
-    # A rule named like the workflow's GPU rules gets --gres=gpu:1 from the profile's set-resources
-    # and is scheduled on the cluster's (fake) GPUs.
+def test_gpu_rules_get_their_gpus(slurm, tmp_path):
+    # A rule that declares gpu=2 (the workflow's GPU rules do per job, from the model family) is
+    # submitted with --gpus=2 through the profile and SLURM allocates both (fake) GPUs to it.
     (tmp_path / "Snakefile").write_text(
         'rule all:\n    input: "model.txt"\n\n'
-        'rule train_model:\n    output: "model.txt"\n    shell: "echo $SLURM_JOB_ID > {output}"\n')
+        'rule train_model:\n    output: "model.txt"\n    resources: gpu=2\n'
+        '    shell: "echo $SLURM_JOB_ID > {output}"\n')
     proc = _snakemake(slurm, tmp_path, "-s", str(tmp_path / "Snakefile"))
     [(jobid, _)] = _submitted(proc)
     assert (tmp_path / "model.txt").read_text().strip() == jobid
     info = _scontrol(slurm, jobid)
-    assert "gres:gpu:1" in info or "gres/gpu=1" in info, info
+    assert "TresPerJob=gres:gpu:2" in info or "gres/gpu=2" in info, info  # --gpus=2 reached SLURM

@@ -8,11 +8,11 @@ from juicer_sandbox.core.imports import import_graph
 # Lowest first. A module belongs to the first group whose name is its top-level part.
 LAYERS = [
     ("base", ["errors", "io", "core"]),
-    ("libraries", ["dj", "models", "hpo", "envs", "pip_sources", "gpus", "progress"]),
+    ("libraries", ["dj", "models", "hpo", "envs", "pip_sources", "gpus", "progress", "families"]),
     ("components", ["components"]),
     ("config", ["config"]),
     ("hooks", ["hooks"]),
-    ("entry points", ["summary", "report", "report_pages", "report_figures", "snakemake_glue", "cli", "stale", "__main__"]),
+    ("entry points", ["summary", "report", "report_pages", "report_figures", "snakemake_glue", "cli", "stale", "doctor", "__main__"]),
 ]
 ROOT = Path(juicer_sandbox.__file__).parent
 GRAPH = import_graph(ROOT)

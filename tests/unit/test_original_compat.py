@@ -98,7 +98,7 @@ def test_env_keys_map_onto_the_hook_family(here):
 @pytest.mark.parametrize("extra, message", [
     ({"env_manager": "pipenv"}, "env_manager 'pipenv' is not one the original supports"),
     ({"env_name": "easyanimate", "env_manager": "conda"}, "env_name 'easyanimate' names the 'easyanimate' env family, "
-                                                          "but InferModelHook runs in the 'train' family"),
+                                                          "but this job \\(InferModelHook, type 'api'\\) runs in the 'train' family"),
 ])
 def test_env_keys_errors(here, extra, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,0 +1,63 @@
+"""Third-party code that is not a package, fetched at a pinned commit and recorded.
+
+``fetch(repo, commit, dest, record)`` clones ``repo`` into ``dest`` (or reuses a checkout there),
+checks out exactly ``commit`` (detached) and writes ``record`` (JSON: repo, commit, dest, the HEAD it
+verified). Called by ``juicer-sandbox code fetch <family> [--dest DIR]`` and by rule ``fetch_code``
+(``rules/thirdparty.smk``, output ``<dest>.fetched.json``), so a workflow can depend on the record.
+A checkout with local changes is never touched: the fetch stops and says so.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+from ..errors import SandboxError
+from ..io import write_json
+
+RECORD_SUFFIX = ".fetched.json"
+
+
+def _git(*args: str, cwd: str | None = None) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SandboxError(f"git {shlex.join(args)} failed (exit {proc.returncode}): "
+                           f"{(proc.stderr.strip().splitlines() or [''])[-1]}")
+    return proc.stdout.strip()
+
+
+def fetch(repo: str, commit: str, dest: str | os.PathLike, record: str | os.PathLike | None = None) -> dict:
+    """Make ``dest`` a checkout of ``repo`` at ``commit``; return (and write) the record."""
+    dest = Path(dest)
+    if (dest / ".git").exists():
+        if _git("status", "--porcelain", "--untracked-files=no", cwd=str(dest)):
+            raise SandboxError(f"{dest} has local changes: not touching it (commit or stash them, or fetch "
+                               f"into another --dest)")
+    elif dest.exists() and any(dest.iterdir()):
+        raise SandboxError(f"{dest} exists and is not a git checkout: fetch into an empty or new directory")
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _git("clone", "--no-checkout", "--quiet", repo, str(dest))
+    try:
+        _git("cat-file", "-e", f"{commit}^{{commit}}", cwd=str(dest))
+    except SandboxError:
+        _git("fetch", "--quiet", "origin", commit, cwd=str(dest))
+    _git("checkout", "--quiet", "--detach", commit, cwd=str(dest))
+    head = _git("rev-parse", "HEAD", cwd=str(dest))
+    if head != commit:
+        raise SandboxError(f"{dest}: HEAD is {head} after checking out {commit}")
+    out = {"repo": repo, "commit": commit, "dest": str(dest.resolve()), "head": head,
+           "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if record:
+        write_json(Path(record), out)
+    return out
+
+
+def fetch_family(fam, dest: str | None = None, record: str | None = None) -> dict:
+    """``fetch`` with a family's pinned repo and commit (default dest: ``.thirdparty/<family>``)."""
+    if fam.code is None:
+        raise SandboxError(f"family {fam.name!r} has no third-party code to fetch")
+    dest = dest or os.path.join(fam.code.default_dir, fam.name)
+    return fetch(fam.code.repo, fam.code.commit, dest, record or str(dest).rstrip("/") + RECORD_SUFFIX)
