@@ -7,10 +7,8 @@ says so (instead of "not a known type").
 from __future__ import annotations
 
 NOT_YET = {
-    "model_train": ("easyanimate", "trinity-rft", "internvl_coco_caption"),
-    "model_infer": ("easyanimate",),
+    "model_train": ("trinity-rft", "internvl_coco_caption"),
     "model_evaluator": ("internvl_coco_caption",),
-    "data_evaluator": ("vbench_video_evaluator", "video_inception_evaluator"),
 }
 
 

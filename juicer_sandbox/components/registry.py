@@ -31,12 +31,16 @@ FACTORIES: dict[str, Factory] = {
         Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
                                    ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"),
                                    ("juicer_sandbox.components.caption_metrics", "DATA_EVALUATORS"),
-                                   ("juicer_sandbox.components.original_models", "DATA_EVALUATORS"))),
+                                   ("juicer_sandbox.components.original_models", "DATA_EVALUATORS"),
+                                   ("juicer_sandbox.components.vbench", "DATA_EVALUATORS"),
+                                   ("juicer_sandbox.components.video_inception", "DATA_EVALUATORS"))),
         Factory("model_train", (("juicer_sandbox.components.model_factories", "TRAINERS"),
-                                ("juicer_sandbox.components.original_models", "TRAINERS"))),
+                                ("juicer_sandbox.components.original_models", "TRAINERS"),
+                                ("juicer_sandbox.components.easyanimate", "TRAINERS"))),
         # original_models first: its `api` also takes the original's helper-function keys
         Factory("model_infer", (("juicer_sandbox.components.original_models", "INFERENCERS"),
-                                ("juicer_sandbox.components.model_factories", "INFERENCERS"))),
+                                ("juicer_sandbox.components.model_factories", "INFERENCERS"),
+                                ("juicer_sandbox.components.easyanimate", "INFERENCERS"))),
         Factory("model_evaluator", (("juicer_sandbox.components.model_factories", "MODEL_EVALUATORS"),
                                     ("juicer_sandbox.components.caption_metrics", "MODEL_EVALUATORS"))),
     ]
@@ -66,6 +70,16 @@ def _entries(factory: Factory):
         outputs = getattr(module, "OUTPUTS", {})
         for type_name, fn in registry.items():
             yield type_name, fn, schemas.get(type_name, {"type": "object"}), outputs.get(type_name, 1), module_name
+
+
+def plan_paths(factory: str, type_name: Any) -> Callable[[dict], None] | None:
+    """A component's plan-time path fixer (its module's ``PLAN_PATHS[type]``), or None; unknown types give
+    None here (their error comes with the component check)."""
+    try:
+        comp = get_component(factory, type_name)
+    except ConfigError:
+        return None
+    return getattr(importlib.import_module(comp.module), "PLAN_PATHS", {}).get(comp.type)
 
 
 def get_component(factory: str, type_name: Any, file: str | None = None, key: str | None = None) -> Component:

@@ -95,6 +95,7 @@ class _Compiler:
         self._load_dj(job)
         self._apply_local(job)
         self._resolve_refs(job)
+        self._component_paths(job)
         self._resolve_paths(job)
         self._check_component(job)
         plan_checks(job)
@@ -204,11 +205,23 @@ class _Compiler:
 
     # -- paths --------------------------------------------------------------------------------
     def _producer_of(self, path: str) -> str | None:
+        """The job exporting `path` or a directory holding it (the innermost one: a job that exports into
+        another job's export directory is that path's producer)."""
         a = abs_path(path)
-        for exported, job_id in self.aliases.items():
+        for exported, job_id in sorted(self.aliases.items(), key=lambda kv: -len(kv[0])):
             if a == exported or a.startswith(exported.rstrip(os.sep) + os.sep):
                 return job_id
         return None
+
+    def _component_paths(self, job: Job) -> None:
+        """Components whose config paths are relative to another directory than the cwd (the original's
+        EasyAnimate home) make them absolute before the paths are checked and linked."""
+        if job.spec.factory and "extra_configs" not in job.cfg.input and isinstance(job.extra, dict):
+            from ..components.registry import plan_paths
+
+            fix = plan_paths(job.spec.factory, job.extra.get("type"))
+            if fix:
+                fix(job.extra)
 
     def _resolve_paths(self, job: Job) -> None:
         for cfg in (job.extra, job.dj):

@@ -134,7 +134,7 @@ def rewrite_paths(obj: Any, aliases: dict[str, str]) -> Any:
         return [rewrite_paths(v, aliases) for v in obj]
     if isinstance(obj, str) and obj:
         a = abs_path(obj)
-        for user, art in aliases.items():
+        for user, art in sorted(aliases.items(), key=lambda kv: -len(kv[0])):  # the innermost export first
             if a == user:
                 return art
             if a.startswith(user.rstrip(os.sep) + os.sep):
