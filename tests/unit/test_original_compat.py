@@ -106,13 +106,21 @@ def test_env_keys_errors(here, extra, message):
 
 
 # -- component names -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("factory, type_name", [("model_train", "easyanimate"), ("model_evaluator", "internvl_coco_caption"),
-                                                ("data_evaluator", "vbench_video_evaluator")])
-def test_original_types_not_built_yet_say_so(factory, type_name):
+def test_original_types_not_built_yet_say_so(monkeypatch):
+    from juicer_sandbox.components import not_yet
+
+    monkeypatch.setitem(not_yet.NOT_YET, "model_train", ("some_original_type",))
     with pytest.raises(ConfigError) as ei:
-        get_component(factory, type_name)
-    assert str(ei.value) == (f"component type {type_name!r} ({factory}) of the original DJ-Sandbox is not available "
-                             f"yet in juicer-sandbox")
+        get_component("model_train", "some_original_type")
+    assert str(ei.value) == ("component type 'some_original_type' (model_train) of the original DJ-Sandbox is not "
+                             "available yet in juicer-sandbox")
+
+
+@pytest.mark.parametrize("factory, type_name", [("model_train", "easyanimate"), ("model_infer", "easyanimate"),
+                                                ("data_evaluator", "vbench_video_evaluator"),
+                                                ("data_evaluator", "video_inception_evaluator")])
+def test_original_text_to_video_types_exist(factory, type_name):
+    assert get_component(factory, type_name).type == type_name
 
 
 def test_huggingface_model_must_be_a_local_directory_at_plan_time(here):
