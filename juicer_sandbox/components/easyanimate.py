@@ -38,7 +38,6 @@ from ..errors import SandboxError
 
 ORIGINAL_HOME = os.path.join("thirdparty", "models", "EasyAnimate")  # the original's home, relative to the cwd
 MODEL_CONFIG = "config/easyanimate_video_motion_module_v1.yaml"  # what train_lora.sh / infer_lora.sh pass
-HOME_ENV = "EASYANIMATE_HOME"  # where the patched checkout is (default: families' code dir)
 # train.training_config keys of the original, in train_lora.sh's order, with the values of its model_train.yaml
 # (used when a key is absent; the original then failed with AttributeError)
 TRAINING_DEFAULTS = {"sample_size": 256, "mixed_precision": "bf16", "batch_size_per_gpu": 8,
@@ -228,34 +227,38 @@ def run_streamed(argv: list[str], cwd: str, env: dict | None = None) -> tuple[in
 
 
 def easyanimate_home(cfg: dict) -> str:
-    """The patched EasyAnimate checkout: ``easyanimate_home``, else $EASYANIMATE_HOME, else the fetched one."""
-    home = cfg.get("easyanimate_home") or os.environ.get(HOME_ENV) or os.path.join(".thirdparty", "easyanimate")
+    """The patched EasyAnimate checkout: ``easyanimate_home``, else the one ``code fetch easyanimate`` makes."""
+    home = cfg.get("easyanimate_home") or os.path.join(".thirdparty", "easyanimate")
     for marker in ("train_lora.py", "infer_lora.py"):
         if not os.path.isfile(os.path.join(home, marker)):
             raise SandboxError(f"easyanimate: the EasyAnimate checkout {home} has no {marker} (EasyAnimate at "
                                f"{EASYANIMATE_COMMIT[:12]} with DJ-Sandbox's patch): run `juicer-sandbox code fetch "
-                               f"easyanimate`, or set easyanimate_home / ${HOME_ENV}")
+                               f"easyanimate --dest {home}`")
     return os.path.abspath(home)
 
 
-def _devices() -> list[str]:
+def _devices(run) -> list[str]:
+    """The GPUs the job holds (the runner's claim), else what CUDA_VISIBLE_DEVICES says."""
+    held = list(getattr(run, "devices", None) or [])
+    if held:
+        return held
     raw = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     return [d.strip() for d in raw.split(",") if d.strip() and d.strip() != "-1"]
 
 
-def accelerate_head(nproc: int, mixed_precision: str, port: int) -> list[str]:
-    head = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines=1", f"--num_processes={nproc}",
-            f"--main_process_port={port}", f"--mixed_precision={mixed_precision}"]
-    return head + (["--multi_gpu"] if nproc > 1 else [])
+def train_command(cfg: dict, home: str, devices: list[str], job_id: str) -> list[str]:
+    """``accelerate launch train_lora.py ...`` through the family's launcher: one process per held GPU."""
+    from ..families.launch import command, job_port
+
+    tc = {**TRAINING_DEFAULTS, **(cfg["train"].get("training_config") or {})}
+    return command("accelerate", max(1, len(devices)), "train_lora.py", train_lora_args(cfg, validation_prompt(home)),
+                   port=job_port(job_id), gpu=bool(devices), mixed_precision=tc["mixed_precision"])
 
 
 def train_easyanimate(cfg: dict, run) -> str:
     resolve_paths(cfg)
     home = easyanimate_home(cfg)
-    tc = {**TRAINING_DEFAULTS, **(cfg["train"].get("training_config") or {})}
-    args = train_lora_args(cfg, validation_prompt(home))
-    port = 29500 + sum(map(ord, run.job_id)) % 2000
-    argv = accelerate_head(max(1, len(_devices())), tc["mixed_precision"], port) + ["train_lora.py", *args]
+    argv = train_command(cfg, home, _devices(run), run.job_id)
     code, lines = run_streamed(argv, cwd=home, env={"WANDB_MODE": os.environ.get("WANDB_MODE", "offline")})
     if code != 0:
         raise SandboxError(f"easyanimate: train_lora.py exited with {code} (see the job log)")
@@ -267,7 +270,7 @@ def infer_easyanimate(cfg: dict, run) -> str:
     resolve_paths(cfg)
     home = easyanimate_home(cfg)
     procs = [subprocess.Popen(argv, cwd=home, env={**os.environ, **env})
-             for env, argv in infer_lora_commands(cfg, _devices())]
+             for env, argv in infer_lora_commands(cfg, _devices(run))]
     codes = [p.wait() for p in procs]
     if any(codes):
         raise SandboxError(f"easyanimate: infer_lora.py exited with {codes} (one per chunk; see the job log)")

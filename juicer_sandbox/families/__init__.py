@@ -62,6 +62,7 @@ class Code:
     home_key: str | None = None  # extra_configs key naming the checkout (the original's internvl_home)
     marker: str | None = None  # a file that must exist in a usable checkout (relative to it)
     default_dir: str = ".thirdparty"  # where `code fetch` puts it: <default_dir>/<family>
+    patch: tuple[str, str] | None = None  # (URL, sha256) of a patch `code fetch` applies (EasyAnimate: DJ-Sandbox's)
 
 
 @dataclass(frozen=True)

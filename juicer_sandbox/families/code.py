@@ -18,6 +18,7 @@ from ..errors import SandboxError
 from ..io import write_json
 
 RECORD_SUFFIX = ".fetched.json"
+PATCH_FILE = "juicer-sandbox.patch"  # the applied patch, kept in the checkout's .git
 
 
 def _git(*args: str, cwd: str | None = None) -> str:
@@ -55,9 +56,48 @@ def fetch(repo: str, commit: str, dest: str | os.PathLike, record: str | os.Path
     return out
 
 
+def apply_patch(dest: str | os.PathLike, url: str, sha256: str, text: bytes | None = None) -> str:
+    """Apply the patch at ``url`` (checked against ``sha256``) to the checkout ``dest``, once: a checkout
+    that already has it is left as it is. ``text``: the patch's bytes when already at hand. Returns
+    "applied" or "already applied"."""
+    import hashlib
+    import urllib.request
+
+    if text is None:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                text = resp.read()
+        except OSError as exc:
+            raise SandboxError(f"cannot download the patch {url}: {exc}") from None
+    digest = hashlib.sha256(text).hexdigest()
+    if digest != sha256:
+        raise SandboxError(f"the patch {url} has sha256 {digest}, not the pinned {sha256}")
+    patch = Path(dest) / ".git" / PATCH_FILE
+    patch.write_bytes(text)
+    try:
+        _git("apply", "--check", "-R", str(patch), cwd=str(dest))
+        return "already applied"
+    except SandboxError:
+        _git("apply", "--whitespace=nowarn", str(patch), cwd=str(dest))
+        return "applied"
+
+
 def fetch_family(fam, dest: str | None = None, record: str | None = None) -> dict:
-    """``fetch`` with a family's pinned repo and commit (default dest: ``.thirdparty/<family>``)."""
+    """``fetch`` with a family's pinned repo and commit (default dest: ``.thirdparty/<family>``), then its
+    pinned patch if it has one (recorded with the commit)."""
     if fam.code is None:
         raise SandboxError(f"family {fam.name!r} has no third-party code to fetch")
     dest = dest or os.path.join(fam.code.default_dir, fam.name)
-    return fetch(fam.code.repo, fam.code.commit, dest, record or str(dest).rstrip("/") + RECORD_SUFFIX)
+    record = record or str(dest).rstrip("/") + RECORD_SUFFIX
+    if not fam.code.patch:
+        return fetch(fam.code.repo, fam.code.commit, dest, record)
+    applied = Path(dest) / ".git" / PATCH_FILE
+    if applied.exists():  # our own patch counts as local changes for fetch: take it out first
+        try:
+            _git("apply", "-R", "--whitespace=nowarn", str(applied), cwd=str(dest))
+        except SandboxError:
+            pass  # not applied (or edited since): fetch says what it finds
+    out = fetch(fam.code.repo, fam.code.commit, dest)
+    out["patch"] = {"url": fam.code.patch[0], "sha256": fam.code.patch[1], "state": apply_patch(dest, *fam.code.patch)}
+    write_json(Path(record), out)
+    return out

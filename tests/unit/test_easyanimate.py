@@ -60,11 +60,14 @@ def test_train_arguments_are_the_original_scripts(tmp_path):
     (home / "train_lora.sh").write_text(f'OUTPUT_DIR=${{12}}\nVALIDATION_PROMPTS="{prompt}"\n')
     assert ea.validation_prompt(str(home)) == prompt  # read from the checkout's script, as bash reads it
     assert ea.train_lora_args(cfg, prompt) == _expected(launched["argv"][3:], tmp_path)
-    # the launcher: accelerate with the job's world size and the original's mixed precision
-    assert ea.accelerate_head(1, "bf16", 29501)[1:] == ["-m", "accelerate.commands.launch", "--num_machines=1",
-                                                        "--num_processes=1", "--main_process_port=29501",
-                                                        "--mixed_precision=bf16"]
-    assert ea.accelerate_head(8, "bf16", 29501)[-2:] == ["--mixed_precision=bf16", "--multi_gpu"]
+    # the whole command: the family's accelerate launcher (one process per GPU the job holds, the original's
+    # mixed precision), then train_lora.py with the original's arguments
+    argv = ea.train_command(cfg, str(home), ["0", "1"], "t2v/execution_train")
+    assert argv[1:3] == ["-m", "accelerate.commands.launch"] and "--num_processes=2" in argv
+    assert argv[argv.index("train_lora.py") - 2:argv.index("train_lora.py")] == ["--mixed_precision=bf16",
+                                                                                "--multi_gpu"]
+    assert argv[argv.index("train_lora.py") + 1:] == _expected(launched["argv"][3:], tmp_path)
+    assert "--num_processes=1" in ea.train_command(cfg, str(home), ["3"], "j")
 
 
 def test_extra_training_keys_become_train_lora_options(tmp_path):
@@ -139,8 +142,9 @@ for prompt in prompts[i * size:(i + 1) * size]:
 class _Run:
     job_id = "t2v/execution_gen"
 
-    def __init__(self):
+    def __init__(self, devices=()):
         self.metrics = {}
+        self.devices = list(devices)
 
 
 def test_infer_runs_one_process_per_device_and_counts_the_videos(tmp_path, monkeypatch):
@@ -155,8 +159,8 @@ def test_infer_runs_one_process_per_device_and_counts_the_videos(tmp_path, monke
            "train": {"model_path": {"pretrained_model_name_or_path": "/m", "transformer_path": None,
                                     "lora_path": str(tmp_path / "lora.safetensors")},
                      "infer_config": {"prompt_info_path": str(prompts), "video_num_per_prompt": 2}}}
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
-    run = _Run()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3,4,5,6")  # the node's; the job holds 4 and 6
+    run = _Run(["4", "6"])
     assert ea.infer_easyanimate(cfg, run) == str(tmp_path / "videos")
     assert run.metrics == {"videos": 10, "expected": 10, "prompts_incomplete": 0}
     assert (tmp_path / "videos/a cat number 0-1.mp4").read_text() == "4"
@@ -166,4 +170,4 @@ def test_infer_runs_one_process_per_device_and_counts_the_videos(tmp_path, monke
 def test_missing_checkout_is_one_line(tmp_path):
     with pytest.raises(SandboxError) as err:
         ea.easyanimate_home({"easyanimate_home": str(tmp_path / "nowhere")})
-    assert "\n" not in str(err.value) and "juicer-sandbox code fetch easyanimate" in str(err.value)
+    assert "\n" not in str(err.value) and "juicer-sandbox code fetch easyanimate --dest" in str(err.value)
