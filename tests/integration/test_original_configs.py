@@ -156,21 +156,10 @@ def test_auto_prompt_plans_unchanged(root):
     assert "iter_5/select_and_merge_data_pools/execution_merge_single_prompt_data_pools" in jobs
 
 
-def _t2v(first: int):
-    """The original's T2V jobs that need components not built yet, in plan order: (key, type, factory)."""
-    ex = "execution_job_configs"
-    return [(f"{ex}[{first}]", "dj_to_easyanimate_video_dataset_conversion", "general_data_executor"),
-            (f"{ex}[{first + 1}]", "easyanimate", "model_train"), (f"{ex}[{first + 2}]", "easyanimate", "model_infer"),
-            ("evaluation_job_configs[0]", "vbench_video_evaluator", "data_evaluator")]
-
-
 _IVL = "pipelines[0].baseline_preparation.execution_job_configs"
 
 
-@pytest.mark.parametrize("config, candidates", [
-    (T2V + "1_single_op_pipeline.yaml", _t2v(2)),
-    (T2V + "2_multi_op_pipeline.yaml", _t2v(2)),
-    (T2V + "3_duplicate_pipeline.yaml", _t2v(0)),
+@pytest.mark.parametrize("config, candidates", [  # the text-to-video configs plan: test_t2v_plans.py
     (INTERNVL, [(f"{_IVL}[0]", "coco_caption_to_dj_conversion", "general_data_executor"),
                 (f"{_IVL}[1]", "coco_caption_meta_generation", "general_data_executor"),
                 ("pipelines[1].single_op_exps.execution_job_configs[2]", "internvl_coco_caption", "model_train")]),

@@ -1,0 +1,94 @@
+"""The text-to-video sandboxes plan unchanged with the SLURM profile, and their GPU jobs ask for GPUs.
+
+* the original's three EasyAnimate configs, from a stand-in for its repository root (as in
+  test_original_configs.py): its train/infer/VBench jobs get gpu=1 (the original's gpu_num/num_gpus),
+  the EasyAnimate family's 12 h and 64 GB; the data jobs no GPU. The edges the original left to list
+  order are file edges here: training reads the converted data (a path relative to the original's
+  EasyAnimate home), inference the LoRA checkpoint, VBench the generated videos.
+* this project's config/sandboxes/paper/t2v/*: their probe's Data-Juicer video filters need OpenCV in the
+  data env, so without it they stop at the op check (the test says so and skips).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .test_original_configs import ORIGINAL, REPO, T2V, cli, plan_only_assets, root  # noqa: F401 (fixture)
+
+NEEDS_ORIGINAL = pytest.mark.skipif(not (ORIGINAL / "configs").is_dir(), reason=f"the original's configs are not at "
+                                                                                 f"{ORIGINAL} (set $DJ_ORIGINAL)")
+PROFILE = ["--profile", str(REPO / "profiles/slurm"), "-n", "--", "--workflow-profile", "none"]
+
+
+def _resources(stdout: str) -> dict[str, tuple[str, str]]:
+    """job id -> (rule, resources line) from `snakemake -n` output."""
+    out, rule, job = {}, None, None
+    for line in stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule, job = line.split()[1].rstrip(":"), None
+        elif line.strip().startswith("wildcards: job="):
+            job = line.strip()[len("wildcards: job="):]
+        elif line.strip().startswith("resources:") and job:
+            out[job] = (rule, line.strip())
+    return out
+
+
+@NEEDS_ORIGINAL
+@pytest.mark.parametrize("name, first", [("1_single_op_pipeline.yaml", "probe_analysis_ori_data"),
+                                         ("2_multi_op_pipeline.yaml", "execution_process_data"),
+                                         ("3_duplicate_pipeline.yaml", "execution_convert_to_ea_fmt")])
+def test_original_t2v_configs_plan_with_gpus(root, name, first):  # noqa: F811
+    plan_only_assets()
+    if name.startswith("3_"):  # it reads the multi-op config's output, as in the original: it plans once that exists
+        proc = cli("validate", T2V + name)
+        assert "demo-dataset-with-multi-op-stats.json' does not exist and no earlier job produces it" in proc.stderr
+        (root / "outputs/demo-bench").mkdir(parents=True)
+        (root / "outputs/demo-bench/demo-dataset-with-multi-op-stats.json").write_text("[]\n")
+    proc = cli("run", "--config", T2V + name, *PROFILE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = _resources(proc.stdout)
+    assert f"anonymous/{first}" in jobs
+    gpu = {"anonymous/execution_train_model": ("train_model", 720), "anonymous/execution_infer_model": ("infer_model", 720),
+           "anonymous/evaluation_vbench_eval": ("evaluate_data", 240)}
+    for job, (rule, res) in jobs.items():
+        assert "slurm_partition=debug" in res, (job, res)
+        if job in gpu:
+            assert rule == gpu[job][0] and res.endswith(", gpu=1") and f"runtime={gpu[job][1]}" in res, (job, res)
+        else:
+            assert "gpu=" not in res, (job, res)
+    assert set(gpu) <= set(jobs)
+    proc = cli("validate", "--json", T2V + name)
+    deps = {j["job"]: j["deps"] for j in json.loads(proc.stdout)}
+    assert "anonymous/execution_convert_to_ea_fmt" in deps["anonymous/execution_train_model"]
+    assert "anonymous/execution_train_model" in deps["anonymous/execution_infer_model"]
+    assert "anonymous/execution_infer_model" in deps["anonymous/evaluation_vbench_eval"]
+
+
+@NEEDS_ORIGINAL
+def test_original_t2v_doctor_names_what_the_gpu_jobs_still_need(root):  # noqa: F811
+    plan_only_assets()
+    proc = cli("doctor", T2V + "1_single_op_pipeline.yaml")
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert "juicer-sandbox code fetch easyanimate" in out
+    assert "extra_configs.train.model_path.transformer_path = '/PATH/TO/EASYANIMATE_MODEL' is not a local path" in out
+
+
+def test_project_t2v_configs_plan_with_gpus(tmp_path, monkeypatch):
+    pytest.importorskip("cv2", reason="the t2v probe's Data-Juicer video filters need OpenCV (opencv-contrib-python) "
+                                      "in the data env; without it they stop at the op check")
+    monkeypatch.chdir(tmp_path)
+    for sub in ("config", "data"):
+        os.symlink(REPO / sub, tmp_path / sub)
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"text": "a cat", "videos": ["cat.mp4"]}\n')
+    for name in ("single_op", "multi_op", "duplicate"):
+        proc = cli("run", "--config", f"config/sandboxes/paper/t2v/{name}.yaml", "--matrix.pool", f"[{pool}]",
+                   *PROFILE)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        jobs = _resources(proc.stdout)
+        trains = [res for rule, res in jobs.values() if rule == "train_model"]
+        assert trains and all(res.endswith("gpu=8") for res in trains), trains[:2]
