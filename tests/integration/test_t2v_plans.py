@@ -92,3 +92,38 @@ def test_project_t2v_configs_plan_with_gpus(tmp_path, monkeypatch):
         jobs = _resources(proc.stdout)
         trains = [res for rule, res in jobs.values() if rule == "train_model"]
         assert trains and all(res.endswith("gpu=8") for res in trains), trains[:2]
+
+
+def test_text_to_video_jobs_without_their_stack_stop_at_start_in_one_line(tmp_path, monkeypatch):
+    """Run for real (Snakemake, the job runner): where the EasyAnimate env, code and weights are absent,
+    the training job fails before any work with one line naming each and the command that provides it;
+    the VBench job after it never starts."""
+    import yaml
+
+    from .conftest import run_snakemake
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JUICER_SANDBOX_GPUS", "7")  # a node with one (listed) GPU: the job claims it
+    data = tmp_path / "pool_ea_fmt.json"
+    data.write_text('[{"videos": ["cat.mp4"], "text": "a cat", "file_path": "cat.mp4"}]\n')
+    sandbox = {"work_dir": "out", "execution_job_configs": [
+        {"hook": "TrainModelHook", "meta_name": "train", "extra_configs": {
+            "type": "easyanimate", "easyanimate_home": str(tmp_path / "EasyAnimate"),
+            "train": {"model_path": {"pretrained_model_name_or_path": str(tmp_path / "PixArt"),
+                                     "transformer_path": str(tmp_path / "ea.safetensors")},
+                      "dataset_path": {"dataset_name": "", "dataset_meta_name": str(data)},
+                      "saving_config": {"output_dir": str(tmp_path / "lora")}}}}],
+        "evaluation_job_configs": [{"hook": "EvaluateDataHook", "meta_name": "vbench",
+                                    "input": {"extra_configs.videos_path": "anonymous.train.res_1"},
+                                    "extra_configs": {"type": "vbench_video_evaluator",
+                                                      "dimension_list": ["subject_consistency"]}}]}
+    (tmp_path / "t2v.yaml").write_text(yaml.safe_dump(sandbox))
+    proc = run_snakemake(tmp_path, "t2v.yaml", check=False)
+    assert proc.returncode != 0
+    line = next(x for x in proc.stderr.splitlines() if "cannot start" in x)
+    assert "easyanimate (easyanimate family) cannot start: env: " in line
+    assert f"code: easyanimate code checkout extra_configs.easyanimate_home = '{tmp_path / 'EasyAnimate'}'" in line
+    assert f"juicer-sandbox code fetch easyanimate --dest {tmp_path / 'EasyAnimate'}" in line
+    assert f"weights: extra_configs.train.model_path.pretrained_model_name_or_path = '{tmp_path / 'PixArt'}'" in line
+    assert "gpu:" not in line  # it holds its GPU
+    assert not (tmp_path / "out/anonymous/evaluation_vbench/context.json").exists()
