@@ -171,3 +171,17 @@ def test_missing_checkout_is_one_line(tmp_path):
     with pytest.raises(SandboxError) as err:
         ea.easyanimate_home({"easyanimate_home": str(tmp_path / "nowhere")})
     assert "\n" not in str(err.value) and "juicer-sandbox code fetch easyanimate --dest" in str(err.value)
+
+
+@pytest.mark.skipif(not os.environ.get("DJ_ORIGINAL_REPO"), reason="set $DJ_ORIGINAL_REPO to a data-juicer "
+                    "checkout to rebuild the golden command lines from its scripts")
+def test_golden_file_is_what_the_original_scripts_launch():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "golden/t2v/make_golden.py"
+    spec = importlib.util.spec_from_file_location("make_golden", path)
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    repo = Path(os.environ["DJ_ORIGINAL_REPO"])
+    assert make.run_original(repo, "train_lora.sh", make.TRAIN_ARGS) == GOLDEN["train_lora.sh"]["launched"]
+    assert make.run_original(repo, "infer_lora.sh", make.INFER_ARGS) == GOLDEN["infer_lora.sh"]["launched"]

@@ -3,6 +3,7 @@ start in one line; EasyAnimate's code fetched at its pinned commit with DJ-Sandb
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -81,3 +82,20 @@ def test_code_fetch_applies_the_pinned_patch_once(tmp_path):
                  code=Code(str(upstream), commit, patch=((tmp_path / "p.diff").as_uri(), "0" * 64)))
     with pytest.raises(SandboxError, match="not the pinned 0000"):
         fetch_family(bad, str(tmp_path / "other"))
+
+
+@pytest.mark.skipif(not (os.environ.get("EASYANIMATE_REPO") and os.environ.get("DJ_ORIGINAL_REPO")),
+                    reason="set $EASYANIMATE_REPO and $DJ_ORIGINAL_REPO to local clones to check the pinned pair")
+def test_the_pinned_patch_applies_to_the_pinned_easyanimate_commit(tmp_path):
+    """EasyAnimate at the family's commit + DJ-Sandbox's patch (the bytes whose sha256 the family pins, taken
+    from a data-juicer clone instead of the network) gives train_lora.py and infer_lora.py."""
+    fam = family_of("model_train", "easyanimate")
+    patch = subprocess.run(["git", "-C", os.environ["DJ_ORIGINAL_REPO"], "show",
+                            "HEAD:thirdparty/models/patch/easyanimate.diff"], capture_output=True, check=True).stdout
+    (tmp_path / "easyanimate.diff").write_bytes(patch)
+    local = Family("easyanimate", env="easyanimate", types=(), code=Code(
+        os.environ["EASYANIMATE_REPO"], fam.code.commit, marker=fam.code.marker,
+        patch=((tmp_path / "easyanimate.diff").as_uri(), fam.code.patch[1])))
+    out = fetch_family(local, str(tmp_path / "EasyAnimate"))
+    assert out["head"] == fam.code.commit and out["patch"]["state"] == "applied"
+    assert (tmp_path / "EasyAnimate/train_lora.py").is_file() and (tmp_path / "EasyAnimate/infer_lora.py").is_file()
