@@ -185,3 +185,4 @@ def test_golden_file_is_what_the_original_scripts_launch():
     repo = Path(os.environ["DJ_ORIGINAL_REPO"])
     assert make.run_original(repo, "train_lora.sh", make.TRAIN_ARGS) == GOLDEN["train_lora.sh"]["launched"]
     assert make.run_original(repo, "infer_lora.sh", make.INFER_ARGS) == GOLDEN["infer_lora.sh"]["launched"]
+    assert make.vbench_golden(repo) == GOLDEN["vbench"]  # the VBench evaluator's command expressions, evaluated

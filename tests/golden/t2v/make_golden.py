@@ -10,8 +10,8 @@ the original's ``model_train.yaml`` / ``model_infer.yaml``, with ``accelerate`` 
 ``PATH`` replaced by a program that prints its argv (and ``CUDA_VISIBLE_DEVICES``) as JSON. What
 they print is what the original would have launched; the files written here are those lines.
 
-VBench: the original builds one shell command per dimension in ``VBenchEvaluator.run``; its exact
-text for ``vbench_eval.yaml`` is written by applying the same f-string (see ``vbench_golden``).
+VBench: the original builds one shell command per dimension in ``VBenchEvaluator.run``; its two
+expressions are taken from that source and evaluated with ``vbench_eval.yaml``'s values (``vbench_golden``).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PATCH = "thirdparty/models/patch/easyanimate.diff"
+T2V_HOOKS = "data_juicer/core/sandbox/specific_hooks/text_to_video/model_hooks.py"
 RECORDER = """#!/usr/bin/env python3
 import json, os, sys
 with open(os.environ["RECORD_TO"], "a") as fh:
@@ -70,15 +71,28 @@ def run_original(repo: Path, script: str, args: list) -> list[dict]:
     return sorted(rows, key=lambda r: r["argv"])
 
 
-def vbench_golden() -> list[str]:
-    """VBenchEvaluator.run's command per dimension for vbench_eval.yaml (num_gpus 1, output ./outputs/...)."""
+def vbench_golden(repo: Path) -> list[str]:
+    """VBenchEvaluator.run's shell command per dimension for the original's vbench_eval.yaml: the two
+    expressions it builds them with (``eval_log_path = ...``, ``cmd = ...``), taken from its source by ast
+    and evaluated with that config's values."""
+    import ast
+    import types
+
+    source = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{T2V_HOOKS}"], capture_output=True, text=True,
+                            check=True).stdout
+    cls = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "VBenchEvaluator")
+    run = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "run")
+    exprs = {node.targets[0].id: compile(ast.Expression(node.value), T2V_HOOKS, "eval")
+             for node in ast.walk(run) if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+             and node.targets[0].id in ("eval_log_path", "cmd")}
+    this = types.SimpleNamespace(num_gpus=1, full_json_dir="./tools/mm_eval/vbench_metrics/VBench_mini_info.json",
+                                 output_path="./outputs/demo-bench/eval_results",
+                                 videos_path="./outputs/demo-bench/generated_videos", load_ckpt_from_local=False)
     out = []
     for dimension in ("subject_consistency", "dynamic_degree"):
-        log = os.path.join("./outputs/demo-bench/eval_results", f"eval_log_{dimension}.txt")
-        out.append(f"vbench evaluate --ngpus 1 --full_json_dir ./tools/mm_eval/vbench_metrics/VBench_mini_info.json "
-                   f"--output_path ./outputs/demo-bench/eval_results --videos_path ./outputs/demo-bench/generated_videos "
-                   f"--dimension {dimension} --load_ckpt_from_local False 2>&1"
-                   f' | tee -a "{log}"')
+        scope = {"self": this, "dimension": dimension, "os": os}
+        scope["eval_log_path"] = eval(exprs["eval_log_path"], scope)  # noqa: S307 (the original's own expression)
+        out.append(eval(exprs["cmd"], scope))  # noqa: S307
     return out
 
 
@@ -89,7 +103,7 @@ def main() -> None:
         "train_lora.sh": {"args": [str(a) for a in TRAIN_ARGS], "launched": run_original(repo, "train_lora.sh", TRAIN_ARGS)},
         "infer_lora.sh": {"args": [str(a) for a in INFER_ARGS], "launched": run_original(repo, "infer_lora.sh", INFER_ARGS)},
         "infer_lora.sh 2 GPUs": {"launched": run_original(repo, "infer_lora.sh", INFER_ARGS[:5] + [2] + INFER_ARGS[6:])},
-        "vbench": vbench_golden(),
+        "vbench": vbench_golden(repo),
     }
     (HERE / "original_commands.json").write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n")
 
