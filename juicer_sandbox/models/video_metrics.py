@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["feature_mean_cov", "frechet_distance", "fid_from_features", "kernel_distance", "mmd2_polynomial",
+__all__ = ["feature_mean_cov", "frechet_distance", "fid_from_features", "kernel_distance", "mmd2_polynomial", "selfcheck",
            "inception_score", "default_device"]
 
 
@@ -134,3 +134,32 @@ def inception_score(probs: Any, num_splits: int = 10, device: str | None = None)
         scores.append(torch.exp(terms.sum(dim=1).mean()))
     s = torch.stack(scores)
     return float(s.mean().cpu()), float(s.std(unbiased=False).cpu())
+
+
+def selfcheck(device: str | None = None, dim: int = 2048, n: int = 4096, seed: int = 0) -> dict:
+    """The math on ``device`` against closed forms, plus FID/KID on random ``n x dim`` features (sizes and
+    seconds reported), for a GPU check: ``python -c 'from juicer_sandbox.models.video_metrics import
+    selfcheck; print(selfcheck("cuda"))'``. ``ok`` is False when a closed form is missed."""
+    import math
+    import time
+
+    import numpy as np
+
+    device = device or default_device()
+    fd = frechet_distance([0, 0, 0], np.diag([1.0, 4.0, 9.0]), [1, 2, 2], np.diag([4.0, 4.0, 1.0]), device)
+    s1, s2 = np.array([[2.0, 1.0], [1.0, 2.0]]), np.array([[1.0, 0.0], [0.0, 4.0]])
+    fd2 = frechet_distance([1, 1], s1, [1, 1], s2, device)
+    mmd = mmd2_polynomial([[0.0], [1.0]], [[0.0], [2.0]], device)
+    is_mean, _ = inception_score(np.tile(np.eye(4), (10, 1)), 10, device)
+    checks = {"fd_diagonal": (fd, 14.0), "fd_2x2": (fd2, 9 - 2 * math.sqrt(10 + 2 * math.sqrt(12))),
+              "mmd2_by_hand": (mmd, -13.0), "is_one_hot": (is_mean, 4.0)}
+    rng = np.random.default_rng(seed)
+    real, gen = rng.normal(size=(n, dim)), rng.normal(size=(n, dim)) + 0.1
+    start = time.time()
+    fid = fid_from_features(real, gen, device)
+    fid_s = time.time() - start
+    start = time.time()
+    kid = kernel_distance(real, gen, num_subsets=10, max_subset_size=1000, seed=seed, device=device)
+    return {"device": device, "ok": all(abs(v - e) < 1e-6 * max(1.0, abs(e)) for v, e in checks.values()),
+            **{k: v for k, (v, _) in checks.items()}, f"fid_{n}x{dim}": fid, "fid_seconds": round(fid_s, 3),
+            f"kid_{n}x{dim}": kid, "kid_seconds": round(time.time() - start, 3)}

@@ -81,3 +81,9 @@ def test_inception_score_known_values():
         math.exp(0.9 * math.log(1.8) + 0.1 * math.log(0.2)))
     mixed = np.vstack([np.eye(2), np.full((2, 2), 0.5)])  # split 1: IS 2, split 2: IS 1
     assert inception_score(mixed, num_splits=2, device=CPU) == pytest.approx((1.5, 0.5))
+
+
+def test_selfcheck_for_the_gpu_check_passes_on_cpu():
+    out = __import__("juicer_sandbox.models.video_metrics", fromlist=["selfcheck"]).selfcheck("cpu", dim=64, n=256)
+    assert out["ok"] and out["device"] == "cpu" and out["fd_diagonal"] == pytest.approx(14.0)
+    assert out["fid_256x64"] > 0 and out["fid_seconds"] >= 0
