@@ -74,6 +74,12 @@ def _set(cfg: dict, dotted: str, value) -> None:
     cfg[leaf] = value
 
 
+def _require_base_model(train: dict) -> None:
+    if not _get(train, "model_path.pretrained_model_name_or_path"):
+        raise SandboxError("easyanimate: train.model_path.pretrained_model_name_or_path (the base model directory) "
+                           "is not set")
+
+
 def resolve_paths(extra: dict, cwd: str | None = None) -> None:
     """Make the relative paths of an easyanimate config absolute, against the original's EasyAnimate home
     (``<cwd>/thirdparty/models/EasyAnimate``), and name the output directory as the job's export (in place;
@@ -122,6 +128,7 @@ def train_lora_args(cfg: dict, prompt: str | None) -> list[str]:
     """Arguments of ``train_lora.py``: exactly what the original's train_lora.sh passes, then the extra
     training_config keys as ``--key=value`` (later options win in argparse)."""
     t = cfg["train"]
+    _require_base_model(t)
     tc = {**TRAINING_DEFAULTS, **(t.get("training_config") or {})}
     tracker = t.get("tracker_config") or {}
     args = [
@@ -164,7 +171,12 @@ def latest_checkpoint(path: str) -> str:
 def infer_lora_commands(cfg: dict, devices: list[str], python: str | None = None) -> list[tuple[dict, list[str]]]:
     """(env, argv) per chunk: what infer_lora.sh starts, one chunk per device the job holds."""
     t = cfg["train"]
+    _require_base_model(t)
     ic = {**INFER_DEFAULTS, **(t.get("infer_config") or {})}
+    unknown = sorted(set(ic) - set(INFER_DEFAULTS) - {"prompt_info_path"})
+    if unknown:  # infer_lora.py fixes 16 frames at 12 fps, guidance 6.0, 30 DPM++ steps, LoRA weight 0.55
+        raise SandboxError(f"easyanimate: train.infer_config key(s) {', '.join(unknown)} are not read by the pinned "
+                           f"infer_lora.py (it takes {', '.join(sorted(INFER_DEFAULTS))}, prompt_info_path)")
     lora = _get(t, "model_path.lora_path")
     n = max(1, len(devices))
     out = []

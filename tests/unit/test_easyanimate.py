@@ -102,6 +102,13 @@ def test_infer_commands_are_the_original_scripts_one_chunk_per_held_device(tmp_p
     assert [env["CUDA_VISIBLE_DEVICES"] for env, _ in commands] == devices
 
 
+def test_infer_keys_infer_lora_does_not_read_are_refused(tmp_path):
+    cfg = {"export_path": str(tmp_path), "train": {"model_path": {"pretrained_model_name_or_path": "/m"},
+                                                   "infer_config": {"prompt_info_path": "p.json", "video_length": 49}}}
+    with pytest.raises(SandboxError, match="video_length are not read by the pinned infer_lora.py"):
+        ea.infer_lora_commands(cfg, ["0"])
+
+
 def test_lora_directory_means_its_latest_checkpoint(tmp_path):
     for step in (2, 10, 9):
         (tmp_path / f"checkpoint-{step}.safetensors").write_bytes(b"x")
