@@ -53,12 +53,13 @@ endef
 # (a machine with a local wheel in pip's find-links needs no network for it). TORCH=cuda installs
 # the same version from PyPI instead. Everything Data-Juicer imports is installed here, so a run
 # never installs packages.
-$(STAMP): requirements.lock pyproject.toml | check-python
+$(STAMP): requirements.lock requirements.nodeps.lock pyproject.toml | check-python
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; "$(PYTHON)" -m venv $(VENV); }
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' || { \
 	  echo "$(VENV) uses Python $$($(PY) -c 'import platform; print(platform.python_version())'), juicer-sandbox needs >= $(MIN_PYTHON): remove $(VENV) and rerun" >&2; exit 1; }
 	rm -f $(VENV)/.installed-torch-*
 	$(call pip_lock,$(PY),)
+	$(PY) -m pip install -q --no-deps -r requirements.nodeps.lock
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m juicer_sandbox catalog
 	touch $(STAMP)
