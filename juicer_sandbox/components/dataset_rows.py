@@ -31,8 +31,15 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
 
     ``.jsonl`` / ``.jsonl.gz`` (JSON lines), ``.json`` / ``.json.gz`` (a JSON array; JSON lines are accepted too, as
     some tools write them under ``.json``), ``.parquet`` (with the JSON-text columns of :func:`rows_to_table`
-    decoded). Anything else is read as JSON lines.
+    decoded). Anything else is read as JSON lines. Relative media paths (``images``, ``videos``, ``audios``) come
+    back absolute, resolved as Data-Juicer resolves them (``dj/media.py``), so rows written anywhere keep them valid.
     """
+    from ..dj.media import copy_rows
+
+    return list(copy_rows(str(path), _read_rows(path)))
+
+
+def _read_rows(path: str | os.PathLike) -> list[dict]:
     p = str(path)
     if os.path.isdir(p):
         raise ComponentConfigError(

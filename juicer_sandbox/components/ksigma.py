@@ -86,11 +86,8 @@ def _log(op_index, op_name, action, *, arg=None, old=None, new=None, stat=None, 
     }
 
 
-def _bound_value(raw: float, binding: stat_map.StatBinding, upper: bool) -> int | float:
-    clipped = min(max(raw, binding.lo), binding.hi)
-    if binding.arg_type is int:
-        return int(math.ceil(clipped) if upper else math.floor(clipped))
-    return float(clipped)
+def _bound_value(raw: float, binding: stat_map.StatBinding, upper: bool) -> int | float | str:
+    return stat_map.format_bound(binding, min(max(raw, binding.lo), binding.hi), upper)
 
 
 def refine_recipe_k_sigma(
@@ -224,10 +221,11 @@ def tighten_only(original: Mapping[str, Any], refined: Mapping[str, Any]) -> dic
     refined = copy.deepcopy(dict(refined))
     for (i, name, old), (_, _, new) in zip(iter_ops(dict(original)), iter_ops(refined)):
         for b in stat_map.lookup(name, old):
-            if b.min_arg and old.get(b.min_arg) is not None and new.get(b.min_arg) is not None:
-                new[b.min_arg] = max(old[b.min_arg], new[b.min_arg])
-            if b.max_arg and old.get(b.max_arg) is not None and new.get(b.max_arg) is not None:
-                new[b.max_arg] = min(old[b.max_arg], new[b.max_arg])
+            for arg, pick in ((b.min_arg, max), (b.max_arg, min)):
+                # compared as the op reads them (sizes like "1MB", ratios like "9/21"); the winner keeps its form
+                mine, theirs = stat_map.parse_bound(b, old.get(arg)), stat_map.parse_bound(b, new.get(arg))
+                if arg and mine is not None and theirs is not None and pick(mine, theirs) == mine != theirs:
+                    new[arg] = old[arg]
         refined["process"][i] = {name: new}
     return refined
 

@@ -61,9 +61,9 @@ def best_pools(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
             lo, hi, pool = bounds[b.stat]
             new = dict(args)
             if b.min_arg:
-                new[b.min_arg] = b.arg_type(lo) if b.arg_type is float else int(np.floor(lo))
+                new[b.min_arg] = stat_map.format_bound(b, lo, upper=False)
             if b.max_arg:
-                new[b.max_arg] = b.arg_type(hi) if b.arg_type is float else int(np.ceil(hi))
+                new[b.max_arg] = stat_map.format_bound(b, hi, upper=True)
             recipe["process"][i] = {name: new}
             changes.append({"op": name, "stat": b.stat, "from_pool": pool, "args": new})
     return recipe, {"method": "best_pools", "changes": changes}

@@ -55,6 +55,7 @@ class _Compiler:
         self.jobs: dict[str, Job] = {}
         self.aliases: dict[str, str] = {}
         self.by_meta: dict[tuple[str, str], list[str]] = {}
+        self.model_checks: list[tuple[dict, str, str]] = []  # hub models: checked after every job (assets.py)
 
     def err(self, job: JobConfig, key: str, msg: str) -> ConfigError:
         return ConfigError(msg, file=job.file, key=f"{job.where}.{key}" if key else job.where)
@@ -74,6 +75,10 @@ class _Compiler:
         for pipeline, cfgs in self.sb.pipelines:
             for cfg in cfgs:
                 self.add(cfg)
+        from ..dj.assets import check_models
+
+        for recipe, file, prefix in self.model_checks:
+            check_models(recipe, file=file, prefix=prefix)
         return Plan(self.sb, self.work_dir, self.jobs, self.aliases)
 
     def add(self, cfg: JobConfig) -> None:
@@ -110,6 +115,7 @@ class _Compiler:
             prefix = f"{cfg.where}.dj_configs" if file == cfg.file else ""
             validate_recipe(job.dj, file=file, prefix=prefix)
             check_assets(job.dj, file=file, prefix=prefix)
+            self.model_checks.append((job.dj, file, prefix))
         self._register_exports(job)
         self.jobs[job_id] = job
         if cfg.meta_name:

@@ -5,11 +5,20 @@ asset is looked up before any job runs and a missing one is a clear error that s
 to put it. Data-Juicer looks for model files in ``$DATA_JUICER_MODELS_CACHE`` (default
 ``~/.cache/data_juicer/models``) and ``$DATA_JUICER_EXTERNAL_MODELS_HOME``; word lists in the
 op's ``stopwords_dir`` / ``flagged_words_dir`` (JSON files whose name contains the list type).
+
+Hub models (CLIP, BLIP, NSFW and aesthetics classifiers, captioners, ...: every ``hf_*`` argument of
+an op, written or defaulted) are accepted in recipes and checked the same way, after the whole plan
+(:func:`check_models`, so a config's more basic errors come first): a local directory, the model under
+``$DATA_JUICER_EXTERNAL_MODELS_HOME`` (where Data-Juicer's ``check_model_home`` looks) or in the
+Hugging Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``) is present; otherwise one line says
+which model the op needs and where to put it. Programs an op starts are checked too (the ``ffmpeg``
+video backend).
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -39,10 +48,68 @@ def _have_words(words_dir: str, words_type: str) -> bool:
     return p.is_dir() and any(f.suffix == ".json" and words_type in f.name for f in p.iterdir())
 
 
+# ops whose hub model argument defaults to "" and then to this model (their source)
+_EMPTY_MEANS = {"image_aesthetics_filter": "shunk031/aesthetics-predictor-v2-sac-logos-ava1-l14-linearMSE",
+                "video_aesthetics_filter": "shunk031/aesthetics-predictor-v2-sac-logos-ava1-l14-linearMSE"}
+# ops that start the ffmpeg program with video_backend 'ffmpeg' (their default here)
+_FFMPEG_DEFAULT = {"video_duration_filter", "video_split_by_duration_mapper"}
+
+
+def hub_models(op: str, args: dict) -> list[tuple[str, str]]:
+    """(argument, model name or path) of each hub model the op loads with these arguments."""
+    from .catalog import load_catalog
+
+    params = (load_catalog()["ops"].get(op) or {}).get("params", {})
+    out = []
+    for name, spec in params.items():
+        if not name.startswith("hf_"):
+            continue
+        value = args.get(name, spec.get("default"))
+        if value == "" and op in _EMPTY_MEANS:
+            value = _EMPTY_MEANS[op]
+        if isinstance(value, str) and value.strip():
+            out.append((name, value))
+    return out
+
+
+def hf_cache() -> Path:
+    home = os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface"))
+    return Path(os.environ.get("HF_HUB_CACHE") or os.path.join(home, "hub"))
+
+
+def model_present(value: str) -> bool:
+    """A local model directory/file, or a hub id Data-Juicer or transformers find without a download."""
+    if os.path.exists(os.path.expanduser(value)):
+        return True
+    external = os.environ.get("DATA_JUICER_EXTERNAL_MODELS_HOME", "")
+    if external and os.path.exists(os.path.join(external, value)):
+        return True
+    snapshots = hf_cache() / ("models--" + value.replace("/", "--")) / "snapshots"
+    return snapshots.is_dir() and any(snapshots.iterdir())
+
+
+def check_models(recipe: dict, file: str | None, prefix: str = "") -> None:
+    """Refuse an op whose hub model is not present locally: 'needs model X at path Y'."""
+    for i, op, args in iter_ops(recipe):
+        for arg, value in hub_models(op, args or {}):
+            if model_present(value):
+                continue
+            where = f"{prefix}.process[{i}].{op}" if prefix else f"process[{i}].{op}"
+            if os.path.isabs(value) or value.startswith((".", "~")):
+                raise ConfigError(f"needs model {value} ({arg}) at path {value}, which does not exist",
+                                  file=file, key=where)
+            cached = hf_cache() / ("models--" + value.replace("/", "--"))
+            raise ConfigError(
+                f"needs model {value} ({arg}) at path {cached} (the Hugging Face cache; or set {arg} to a local "
+                f"model directory); model hubs are not contacted at run time", file=file, key=where)
+
+
 def required_assets(op: str, args: dict) -> list[tuple[str, str, str]]:
-    """(kind, name, hint) for each asset the op needs; kind is 'model', 'words' or 'hf'."""
+    """(kind, name, hint) for each asset the op needs; kind is 'model', 'words', 'hf' or 'program'."""
     lang = args.get("lang", "en")
     need: list[tuple[str, str, str]] = []
+    if op in _FFMPEG_DEFAULT and args.get("video_backend", "ffmpeg") == "ffmpeg":
+        need.append(("program", "ffmpeg", "video_backend"))
     if op == "language_id_score_filter":
         need.append(("model", "lid.176.bin", "fastText language-id model"))
     if op == "perplexity_filter":
@@ -74,9 +141,12 @@ def check_assets(recipe: dict, file: str | None, prefix: str = "") -> None:
                 raise ConfigError(
                     f"needs a local {hint} list: no JSON file with '{hint}' in its name in {name}; set `{arg}` to "
                     f"a directory holding e.g. {hint}.json ({{\"en\": [...]}})", file=file, key=where)
+            if kind == "program" and not shutil.which(name):
+                raise ConfigError(f"video_backend: ffmpeg (the default of this op) runs the program '{name}', "
+                                  f"which is not on PATH; install it (Debian: apt-get install ffmpeg) or set "
+                                  f"video_backend: av", file=file, key=where)
             if kind == "hf":
-                hub = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
-                if not (hub / ("models--" + name.replace("/", "--"))).exists():
+                if not (hf_cache() / ("models--" + name.replace("/", "--"))).exists():
                     raise ConfigError(f"tokenization=true needs the {hint} '{name}', which is not cached locally "
                                       f"and model hubs are unreachable; use tokenization: false", file=file, key=where)
 
@@ -148,6 +218,11 @@ def fetch_assets(recipes: list[dict] | None = None, timeout: float = 30.0, out=p
         recipes = [{"process": [{op: args} for op, args in DEFAULT_ASSETS]}]
     missing = 0
     for kind, name, hint in wanted_assets(recipes):
+        if kind == "program":
+            if not shutil.which(name):
+                missing += 1
+                out(f"missing: the program {name} (video_backend: ffmpeg): install it, or set video_backend: av")
+            continue
         if kind == "hf":
             out(f"skip:    {hint} '{name}' (HuggingFace hub): use `tokenization: false` in the op")
             continue

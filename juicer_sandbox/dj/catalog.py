@@ -21,7 +21,7 @@ from pathlib import Path
 from ..io import write_json
 
 _KWARG_RE = re.compile(r"kwargs\.(?:get|pop)\(\s*[\"'](\w+)[\"']")
-CATALOG_FORMAT = 2  # bump when build_catalog records more (the cache file name carries it)
+CATALOG_FORMAT = 3  # bump when build_catalog records more (the cache file name carries it)
 # Ops that run Python code written in the recipe (a lambda, a file): listed at validation.
 RUNS_RECIPE_CODE = {"python_lambda_mapper", "python_file_mapper"}
 ENV_FILE = "envs/data.yaml"
@@ -66,8 +66,44 @@ def lazy_modules(source: str) -> list[list]:
     return out
 
 
+_HELPER_MODULE = "data_juicer.utils.mm_utils"
+
+
+@lru_cache(maxsize=1)
+def _helper_lazy() -> dict[str, list[list]]:
+    """Functions of Data-Juicer's media helpers (mm_utils) -> the [module, package] of the
+    LazyLoaders they use (``load_video`` -> av): an op calling them installs those at run time."""
+    try:
+        tree = ast.parse(inspect.getsource(sys.modules[_HELPER_MODULE]))
+    except (OSError, TypeError, KeyError):
+        return {}
+    loaders = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1:
+            found = lazy_modules(ast.unparse(node))
+            if found and isinstance(node.targets[0], ast.Name):
+                loaders[node.targets[0].id] = found[0]
+    uses = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            uses[node.name] = [loaders[n] for n in sorted(names & set(loaders))]
+    return uses
+
+
+def _helper_imports(tree) -> list[list]:
+    """[module, package] the mm_utils functions an op's module imports load lazily."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == _HELPER_MODULE:
+            for alias in node.names:
+                out += [x for x in _helper_lazy().get(alias.name, []) if x not in out]
+    return out
+
+
 def _source_facts(cls) -> dict:
-    """What the op's module (and the modules of its op base classes) lazily imports or evaluates."""
+    """What the op's module (and the modules of its op base classes) lazily imports or evaluates,
+    also through Data-Juicer's media helpers."""
     facts = {"lazy": [], "api_model": False, "evals": False}
     modules = [k.__module__ for k in cls.__mro__ if k.__module__.startswith("data_juicer.ops.")
                and not k.__module__.startswith("data_juicer.ops.base_op")]
@@ -76,8 +112,9 @@ def _source_facts(cls) -> dict:
             source = inspect.getsource(sys.modules[module])
         except (OSError, TypeError, KeyError):
             continue
-        calls = {ast.unparse(n.func) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)}
-        facts["lazy"] += [x for x in lazy_modules(source) if x not in facts["lazy"]]
+        tree = ast.parse(source)
+        calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        facts["lazy"] += [x for x in lazy_modules(source) + _helper_imports(tree) if x not in facts["lazy"]]
         facts["api_model"] |= 'model_type="api"' in source
         facts["evals"] |= bool(calls & {"eval", "exec"})
     return facts

@@ -16,6 +16,8 @@ import yaml
 from ..core.names import DJ_STATS as STATS
 from ..errors import SandboxError
 from .catalog import ENV_FILE
+from .media import absolute_row, copy_rows, media_keys
+from .runtime import OpErrors
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,10 @@ def init_cfg(recipe: dict, work_dir: Path, export_path: Path, np: int = 1):
     from data_juicer.config import init_configs
 
     forbid_installs()
+    if any(name == "image_deduplicator" for name in _op_names(recipe)):
+        from .runtime import load_imagededup_hashing
+
+        load_imagededup_hashing()  # its hash methods, also without torchvision (runtime.py)
 
     recipe = copy.deepcopy(recipe)
     recipe.update(_FIXED)
@@ -66,6 +72,10 @@ def init_cfg(recipe: dict, work_dir: Path, export_path: Path, np: int = 1):
     return init_configs(["--config", str(path)], load_configs_only=True)
 
 
+def _op_names(recipe: dict) -> list[str]:
+    return [next(iter(op)) if isinstance(op, dict) and op else str(op) for op in recipe.get("process") or []]
+
+
 def _stat_ops(cfg):
     from data_juicer.ops import NON_STATS_FILTERS, TAGGING_OPS, Filter, load_ops
 
@@ -76,33 +86,61 @@ def _stat_ops(cfg):
             yield op, False
 
 
-def compute_stats(recipe: dict, work_dir: Path, out_path: Path, np: int = 1) -> int:
-    """Compute the stats of every filter op in the recipe; write the dataset with them. Returns rows."""
+def compute_stats(recipe: dict, work_dir: Path, out_path: Path, np: int = 1,
+                  warnings: list | None = None) -> int:
+    """Compute the stats of every filter op in the recipe; write the dataset with them. Returns rows.
+
+    Samples an op fails on are dropped by Data-Juicer (``skip_op_error``): none left is an error
+    naming the first op error; some lost is a line appended to ``warnings``."""
     from ..io import write_jsonl
     from data_juicer.core.data.dataset_builder import DatasetBuilder
 
     cfg = init_cfg(recipe, work_dir, out_path, np)
-    dataset = DatasetBuilder(cfg, executor_type="default").load_dataset()
-    for op, is_filter in _stat_ops(cfg):
-        if is_filter:
-            original = op.process
-            op.process = None  # stats only: the Analyzer's trick, without its plots
-            dataset = dataset.process(op, work_dir=str(work_dir), open_monitor=False)
-            op.process = original
-        else:
-            dataset = dataset.process(op, work_dir=str(work_dir), open_monitor=False)
-    return write_jsonl(out_path, _rows(dataset))
+    with OpErrors(work_dir) as errors:
+        dataset = DatasetBuilder(cfg, executor_type="default").load_dataset()
+        n_in = len(dataset)
+        for op, is_filter in _stat_ops(cfg):
+            if is_filter:
+                original = op.process
+                op.process = None  # stats only: the Analyzer's trick, without its plots
+                dataset = dataset.process(op, work_dir=str(work_dir), open_monitor=False)
+                op.process = original
+            else:
+                dataset = dataset.process(op, work_dir=str(work_dir), open_monitor=False)
+    _check_losses(n_in, len(dataset), errors, "computing stats", warnings)
+    return write_jsonl(out_path, _rows(dataset, recipe))
 
 
-def run_recipe(recipe: dict, work_dir: Path, out_path: Path, np: int = 1) -> int:
-    """Process the dataset with Data-Juicer's DefaultExecutor; stats are kept in the output rows."""
+def _check_losses(n_in: int, n_out: int, errors: OpErrors, doing: str, warnings: list | None,
+                  must_keep: bool = True) -> None:
+    """Fail when op errors left nothing of a non-empty dataset; otherwise note them as a warning.
+
+    must_keep: every sample should have survived (stats only); else filters may drop samples
+    legitimately, and only op errors are reported."""
+    lost = n_in - n_out
+    if n_in and not n_out and (errors.lines or must_keep):
+        why = errors.summary() or "no op error was logged"
+        raise SandboxError(f"Data-Juicer dropped all {n_in} samples while {doing}: {why} "
+                           f"(a medium it cannot read, a missing program or package; the job's log has the traceback)")
+    if errors.lines and warnings is not None:
+        what = f"{lost} of {n_in} samples dropped" if must_keep and lost > 0 else "samples dropped"
+        warnings.append(f"{what} while {doing} because an op failed on them: {errors.summary()}")
+
+
+def run_recipe(recipe: dict, work_dir: Path, out_path: Path, np: int = 1, n_in: int | None = None,
+               warnings: list | None = None) -> int:
+    """Process the dataset with Data-Juicer's DefaultExecutor; stats are kept in the output rows.
+
+    Nothing kept of ``n_in`` samples while ops raised errors is an error (see compute_stats)."""
     from ..io import write_jsonl
     from data_juicer.core.executor import DefaultExecutor
 
     cfg = init_cfg(recipe, work_dir, work_dir / "dj_export" / out_path.name, np)
-    executor = DefaultExecutor(cfg)
-    dataset = executor.run(skip_export=True)
-    return write_jsonl(out_path, _rows(dataset))
+    with OpErrors(work_dir) as errors:
+        executor = DefaultExecutor(cfg)
+        dataset = executor.run(skip_export=True)
+    _check_losses(n_in or 0, len(dataset), errors, "processing", warnings, must_keep=False)
+    return write_jsonl(out_path, _rows(dataset, recipe))
 
 
 def filter_with_stored_stats(recipe: dict, out_path: Path) -> tuple[int, int] | None:
@@ -140,8 +178,8 @@ def filter_with_stored_stats(recipe: dict, out_path: Path) -> tuple[int, int] | 
 
     forbid_installs()
     filters = [OPERATORS.modules[name](**args) for _, name, args in ops]
-    return n_in, write_jsonl(out_path, (row for chunk in _chunks(iter_jsonl(path), _CHUNK)
-                                        for row in _kept(filters, chunk)))
+    rows = copy_rows(path, iter_jsonl(path), recipe)  # written elsewhere: media paths absolute
+    return n_in, write_jsonl(out_path, (row for chunk in _chunks(rows, _CHUNK) for row in _kept(filters, chunk)))
 
 
 _CHUNK = 20000  # rows filtered at once: each op decides per row, so chunking changes nothing
@@ -170,9 +208,12 @@ def _kept(filters, rows: list[dict]):
     return [r for r, k in zip(rows, keep) if k]
 
 
-def _rows(dataset):
+def _rows(dataset, recipe: dict):
+    """The rows Data-Juicer holds, with stats as dicts and media paths absolute (Data-Juicer
+    joined its base to relative ones, which may itself be relative to the current directory)."""
+    keys, cwd = media_keys(recipe), os.getcwd()
     for row in dataset:
-        row = dict(row)
+        row = absolute_row(dict(row), keys, cwd)
         stats = row.get(STATS)
         if isinstance(stats, str):  # DJ may store stats as a JSON string after some ops
             import json

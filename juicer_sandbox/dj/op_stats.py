@@ -75,7 +75,11 @@ def compute_stats_per_op(recipe: dict, cache: Path, work_dir: Path, out_path: Pa
     if missing or not base.is_file():
         sub = {**recipe, "process": [{ops[i][0]: ops[i][1]} for i in missing]}
         computed = work_dir / "computed.jsonl"
-        compute_stats(sub, work_dir / "dj", computed, np=np)
+        lost: list = []
+        compute_stats(sub, work_dir / "dj", computed, np=np, warnings=lost)
+        if lost:  # an op dropped samples: stored columns would not line up with the rows
+            computed.unlink(missing_ok=True)
+            return None
         targets = _attribute(computed, [(files[i], list(ops[i][2])) for i in missing])
         if targets is None:
             return None  # a stat key we cannot attribute to one op: compute everything together

@@ -8,8 +8,9 @@ reads is streamed once here first, at about the speed of ``json.loads`` alone
 
 * JSON lines: one JSON object per line, valid UTF-8, each configured text key
   (the recipe's ``text_keys``, default ``text``) present and a string, media paths
-  (``image_key``/``audio_key``/``video_key`` lists) existing, relative ones resolved against
-  the dataset file's directory as Data-Juicer resolves them;
+  (``image_key``/``audio_key``/``video_key`` lists) existing, relative ones resolved as
+  Data-Juicer resolves them (``media.py``: against the dataset file's directory, a dataset
+  directory itself, or the current directory for a mixture of files);
 * ``.gz``/``.zst`` complete (a truncated stream is an error, not a short dataset);
 * parquet: a parquet file whose schema has the text keys as string columns, without nulls;
 * not empty.
@@ -30,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SandboxError
+from .media import absolute_row, is_absolute, media_base, media_keys as recipe_media_keys, resolve
 
 MAX_SHOWN = 5  # offenders named in the message
 MAX_LINES_KEPT = 1000  # line numbers kept in the metrics
-MEDIA_DEFAULTS = {"image_key": "images", "audio_key": "audios", "video_key": "videos"}
 JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
 _MISSING = object()
 
@@ -69,9 +70,7 @@ def _keys(value, default) -> list[str]:
 
 def recipe_keys(recipe: dict) -> tuple[list[str], list[str]]:
     """(text keys, media keys) a recipe reads, with Data-Juicer's defaults."""
-    text = _keys(recipe.get("text_keys"), "text")
-    media = [recipe.get(k) or d for k, d in MEDIA_DEFAULTS.items()]
-    return text, [m for m in media if isinstance(m, str)]
+    return _keys(recipe.get("text_keys"), "text"), recipe_media_keys(recipe)
 
 
 def dataset_files(dataset_path: str) -> list[str]:
@@ -125,18 +124,21 @@ def _open_lines(path: str):
 
 
 def _media_ok(value, base: str, cache: dict, report: Report) -> str | None:
-    """None if every path exists, else the first missing one."""
+    """None if every path exists, else the first missing one (as written, and where it was looked for)."""
     for p in value if isinstance(value, list) else [value]:
         if not isinstance(p, str):
-            return repr(p)
-        if not os.path.isabs(p):
+            return f"{p!r} is not a path"
+        if p.lower().startswith(("http://", "https://", "s3://", "gs://", "hdfs://")):
+            continue  # remote: Data-Juicer fetches it
+        full = p
+        if not is_absolute(p):
             report.relative_media = True
-            p = os.path.join(base, p)
-        ok = cache.get(p)
+            full = resolve(p, base)
+        ok = cache.get(full)
         if ok is None:
-            ok = cache[p] = os.path.exists(p)
+            ok = cache[full] = os.path.exists(full)
         if not ok:
-            return p
+            return f"{full} does not exist" + ("" if full == p else f" (written {p!r}, relative to {base})")
     return None
 
 
@@ -167,12 +169,14 @@ def check_record(rec, text_keys, media_keys, base, cache, report) -> str | None:
         if value:
             missing = _media_ok(value, base, cache, report)
             if missing:
-                return f"{key}: {missing} does not exist"
+                return f"{key}: {missing}"
     return None
 
 
-def check_json_lines(path: str, text_keys: list[str], media_keys: list[str], report: Report) -> None:
-    base, cache, loads = os.path.dirname(os.path.abspath(path)), {}, json.loads
+def check_json_lines(path: str, text_keys: list[str], media_keys: list[str], report: Report,
+                     base: str | None = None) -> None:
+    """base: where relative media paths resolve (default: the file's directory)."""
+    base, cache, loads = base or media_base(path), {}, json.loads
     lineno = 0
     try:
         for lineno, raw in enumerate(_open_lines(path), 1):
@@ -196,7 +200,8 @@ def check_json_lines(path: str, text_keys: list[str], media_keys: list[str], rep
         report.fatal = f"{path}: compressed file is damaged or truncated after line {lineno} ({exc})"
 
 
-def check_json_array(path: str, text_keys: list[str], media_keys: list[str], report: Report) -> None:
+def check_json_array(path: str, text_keys: list[str], media_keys: list[str], report: Report,
+                     base: str | None = None) -> None:
     """A .json file holding one JSON list of records (line = the record's position)."""
     try:
         with open(path, "rb") as fh:
@@ -206,7 +211,7 @@ def check_json_array(path: str, text_keys: list[str], media_keys: list[str], rep
         return
     if not isinstance(records, list):
         records = [records]
-    base, cache = os.path.dirname(os.path.abspath(path)), {}
+    base, cache = base or media_base(path), {}
     for i, rec in enumerate(records, 1):
         report.records += 1
         problem = check_record(rec, text_keys, media_keys, base, cache, report)
@@ -244,7 +249,8 @@ def check_parquet(path: str, text_keys: list[str], report: Report) -> None:
         offset += batch.num_rows
 
 
-def check_file(path: str, text_keys: list[str], media_keys: list[str], report: Report) -> None:
+def check_file(path: str, text_keys: list[str], media_keys: list[str], report: Report,
+               base: str | None = None) -> None:
     if os.path.getsize(path) == 0:
         report.fatal = f"{path}: the file is empty"
         return
@@ -255,20 +261,20 @@ def check_file(path: str, text_keys: list[str], media_keys: list[str], report: R
         with open(path, "rb") as fh:
             head = fh.read(4096).lstrip()
         if head.startswith(b"["):
-            check_json_array(path, text_keys, media_keys, report)
+            check_json_array(path, text_keys, media_keys, report, base)
         else:
             _LINE_FILES.add(path)
-            check_json_lines(path, text_keys, media_keys, report)
+            check_json_lines(path, text_keys, media_keys, report, base)
     elif name.endswith(JSON_SUFFIXES):
-        check_json_lines(path, text_keys, media_keys, report)
+        check_json_lines(path, text_keys, media_keys, report, base)
     # other formats (csv, txt, ...) are left to Data-Juicer
 
 
 def check_dataset(dataset_path: str, text_keys: list[str], media_keys: list[str]) -> Report:
-    report = Report()
+    report, base = Report(), media_base(dataset_path)  # as Data-Juicer: one base for the whole dataset_path
     for path in dataset_files(dataset_path):
         before = report.records
-        check_file(path, text_keys, media_keys, report)
+        check_file(path, text_keys, media_keys, report, base)
         if report.fatal:
             return report
         if report.records == before and path.lower().endswith(JSON_SUFFIXES):
@@ -278,16 +284,11 @@ def check_dataset(dataset_path: str, text_keys: list[str], media_keys: list[str]
 
 
 def _rewrite_media(rec, media_keys: list[str], base: str):
-    for key in media_keys:
-        value = rec.get(key) if isinstance(rec, dict) else None
-        if isinstance(value, list):
-            rec[key] = [p if not isinstance(p, str) or os.path.isabs(p) else os.path.join(base, p) for p in value]
-        elif isinstance(value, str) and not os.path.isabs(value):
-            rec[key] = os.path.join(base, value)
-    return rec
+    return absolute_row(rec, media_keys, base) if isinstance(rec, dict) else rec
 
 
-def _copy_without(path: str, bad: set[int], dest_dir: Path, media_keys: list[str], rewrite: bool) -> str:
+def _copy_without(path: str, bad: set[int], dest_dir: Path, media_keys: list[str], rewrite: bool,
+                  base: str) -> str:
     """A copy of one file without the bad lines (rows), in dest_dir; relative media paths made absolute."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"\s+", "_", Path(path).name)
@@ -304,7 +305,6 @@ def _copy_without(path: str, bad: set[int], dest_dir: Path, media_keys: list[str
         return str(out)
     from ..io import atomic_path
 
-    base = os.path.dirname(os.path.abspath(path))
     out = dest_dir / f"{stem}.jsonl"
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         if path.lower().endswith(".json") and path not in _LINE_FILES:
@@ -349,7 +349,7 @@ def prepare(recipe: dict, scratch: str | os.PathLike, on_bad_records: str = "fai
             raise SandboxError(f"dataset_path {path}: on_bad_records: skip cleans files, not directories; "
                                f"fix these records:\n  " + "\n  ".join(report.shown))
         metrics["bad_lines"] = {f: lines[:MAX_LINES_KEPT] for f, lines in report.bad_lines.items()}
-        cleaned = {f: _copy_without(f, set(lines), dest, media_keys, report.relative_media)
+        cleaned = {f: _copy_without(f, set(lines), dest, media_keys, report.relative_media, media_base(path))
                    for f, lines in report.bad_lines.items()}
         if single:
             recipe["dataset_path"] = cleaned[path]
@@ -358,7 +358,7 @@ def prepare(recipe: dict, scratch: str | os.PathLike, on_bad_records: str = "fai
         metrics["cleaned_dataset"] = recipe["dataset_path"]
     elif single and re.search(r"\s", path):  # Data-Juicer would read one path with a space as a mixture
         if os.path.isfile(path) and report.relative_media:
-            recipe["dataset_path"] = _copy_without(path, set(), dest, media_keys, True)
+            recipe["dataset_path"] = _copy_without(path, set(), dest, media_keys, True, media_base(path))
         else:
             dest.mkdir(parents=True, exist_ok=True)
             link = dest / re.sub(r"\s+", "_", Path(path).name)

@@ -19,11 +19,22 @@ the domain the argument accepts*. For example CLIP similarities are cosines in
 [-1, 1], but ``text_pair_similarity_filter`` types its bounds as
 ``ClosedUnitInterval``, so its range is (0, 1). ``math.inf`` means unbounded.
 
+Bounds written as text: ``image_size_filter`` / ``audio_size_filter`` take sizes as strings
+("1MB", "2048"; Data-Juicer's ``size_to_bytes`` reads digits and a unit, so a refined bound is
+written as a whole number of bytes, "123456"), ``video_aspect_ratio_filter`` takes ratios as
+strings ("9/21"; read by ``Fraction``, so a refined bound is a decimal string). Their bindings
+have ``text`` set ("bytes" or "ratio"): :func:`format_bound` writes a refined number in the
+argument's form, :func:`parse_bound` reads a written one back (for ``tighten_only``).
+
+Multimodal stats are list-valued: one value per image/video of a sample (``image_width``,
+``video_duration``, ...). k-sigma describes them flattened, one value per medium, as
+Data-Juicer's ``OverallAnalysis`` does (``components/stats_summary.py``): mean and std are over
+all media, not over samples, which is what the ops' per-medium bounds compare against (each
+medium is checked against the bounds, then ``any_or_all`` decides the sample).
+
 Not covered (thresholds that are not a plain numeric bound on one stat):
 ``suffix_filter``, ``specified_field_filter``, ``specified_numeric_field_filter``
 (bounds a user field, not a stat), ``general_field_filter``,
-``audio_size_filter`` / ``image_size_filter`` (sizes written as strings like
-"1MB"), ``video_aspect_ratio_filter`` (ratios written as strings like "9/21"),
 ``image_watermark_filter`` / ``video_watermark_filter`` (one ``prob_threshold``),
 ``video_face_ratio_filter`` (threshold on a fraction of boolean frame flags),
 ``image_subplot_filter`` (several coupled detector thresholds),
@@ -49,9 +60,10 @@ class StatBinding:
     min_arg   -- argument holding the lower bound (None: the op has none)
     max_arg   -- argument holding the upper bound (None: the op has none)
     lo, hi    -- valid range of the stat / argument (``math.inf`` = unbounded)
-    arg_type  -- Python type of the bound arguments: ``int`` or ``float``
+    arg_type  -- Python type of the bound's number: ``int`` or ``float``
     when      -- conditions on other op arguments under which this binding
                  applies, as ``((arg, value), ...)``; see ``CONDITION_DEFAULTS``
+    text      -- "" (the argument is the number), "bytes" or "ratio" (a string: see above)
     """
 
     stat: str
@@ -61,6 +73,7 @@ class StatBinding:
     hi: float
     arg_type: type
     when: tuple[tuple[str, Any], ...] = ()
+    text: str = ""
 
     @property
     def args(self) -> tuple[str, ...]:
@@ -68,8 +81,8 @@ class StatBinding:
         return tuple(a for a in (self.min_arg, self.max_arg) if a is not None)
 
 
-def _b(stat, min_arg, max_arg, lo, hi, arg_type, when=()):
-    return StatBinding(stat, min_arg, max_arg, float(lo), float(hi), arg_type, tuple(when))
+def _b(stat, min_arg, max_arg, lo, hi, arg_type, when=(), text=""):
+    return StatBinding(stat, min_arg, max_arg, float(lo), float(hi), arg_type, tuple(when), text)
 
 
 # Defaults (as in DJ 1.6.1's signatures) of the arguments used in `when`
@@ -125,6 +138,8 @@ STAT_MAP: dict[str, tuple[StatBinding, ...]] = {
         _b("image_height", "min_height", "max_height", *_COUNT, int),
     ),
     "image_aspect_ratio_filter": (_b("aspect_ratios", "min_ratio", "max_ratio", 0, INF, float),),
+    # file sizes in bytes, bounds written as size strings
+    "image_size_filter": (_b("image_sizes", "min_size", "max_size", *_COUNT, int, text="bytes"),),
     "image_face_ratio_filter": (_b("face_ratios", "min_ratio", "max_ratio", *_RATIO, float),),
     "image_face_count_filter": (_b("face_counts", "min_face_count", "max_face_count", *_COUNT, int),),
     # raw predictor logits unless the model name says it is /10-normalised
@@ -147,6 +162,7 @@ STAT_MAP: dict[str, tuple[StatBinding, ...]] = {
     # ---------------------------------------------------------------- audio
     # durations are float seconds but this op types its bounds as int
     "audio_duration_filter": (_b("audio_duration", "min_duration", "max_duration", *_COUNT, int),),
+    "audio_size_filter": (_b("audio_sizes", "min_size", "max_size", *_COUNT, int, text="bytes"),),
     # SNR in dB, may be negative
     "audio_nmf_snr_filter": (_b("audio_nmf_snr", "min_snr", "max_snr", -INF, INF, float),),
     # ---------------------------------------------------------------- video
@@ -154,6 +170,10 @@ STAT_MAP: dict[str, tuple[StatBinding, ...]] = {
     "video_resolution_filter": (
         _b("video_width", "min_width", "max_width", *_COUNT, int),
         _b("video_height", "min_height", "max_height", *_COUNT, int),
+    ),
+    # width / height, bounds written as ratio strings
+    "video_aspect_ratio_filter": (
+        _b("video_aspect_ratios", "min_ratio", "max_ratio", 0, INF, float, text="ratio"),
     ),
     "video_motion_score_filter": (_b("video_motion_score", "min_score", "max_score", 0, INF, float),),
     "video_motion_score_raft_filter": (
@@ -173,6 +193,46 @@ STAT_MAP: dict[str, tuple[StatBinding, ...]] = {
     ),
     "video_nsfw_filter": (_b("video_nsfw_score", "min_score", "max_score", *_RATIO, float),),
 }
+
+
+_UNITS = {"": 0, "b": 0, "kb": 10, "kib": 10, "mb": 20, "mib": 20, "gb": 30, "gib": 30, "tb": 40, "tib": 40,
+          "pb": 50, "pib": 50}
+
+
+def format_bound(binding: StatBinding, value: float, upper: bool) -> int | float | str:
+    """A bound's value as its argument takes it: ints rounded outwards (lower floored, upper
+    ceiled, so the kept interval contains ``value``), sizes and ratios as strings."""
+    if binding.arg_type is int:
+        number: int | float = int(math.ceil(value) if upper else math.floor(value))
+    else:
+        number = float(value)
+    if binding.text == "bytes":
+        return str(number)
+    if binding.text == "ratio":
+        return repr(number)
+    return number
+
+
+def parse_bound(binding: StatBinding, value: Any) -> float | None:
+    """The number a written bound stands for (None: unreadable), as the op reads it."""
+    if value is None or isinstance(value, bool):
+        return None
+    if binding.text == "bytes":
+        text = str(value).strip().lower()
+        digits = "".join(c for c in text if c.isdigit())
+        unit = "".join(c for c in text if c.isalpha())
+        return float(int(digits) << _UNITS[unit]) if digits and unit in _UNITS else None
+    if binding.text == "ratio":
+        from fractions import Fraction
+
+        try:
+            return float(Fraction(str(value).replace(":", "/")))
+        except (ValueError, ZeroDivisionError):
+            return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _truthy(value: Any) -> bool:
@@ -221,6 +281,8 @@ __all__ = [
     "STAT_MAP",
     "StatBinding",
     "covered_ops",
+    "format_bound",
     "lookup",
+    "parse_bound",
     "stats_keys_for",
 ]

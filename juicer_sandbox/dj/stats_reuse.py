@@ -20,6 +20,7 @@ from pathlib import Path
 from ..core.names import DJ_STATS as STATS
 from ..io import abs_path, iter_jsonl, read_json, write_json, write_jsonl
 from . import stat_map
+from .media import copy_rows
 from .recipe import iter_ops
 
 # Arguments that change how an op runs or decides, never the value of the stat it computes.
@@ -166,8 +167,8 @@ def prepare_dataset(recipe: dict, stats_sources: dict, work_dir: Path) -> tuple[
         return recipe, provenance
     cleaned = work_dir / ("restat_" + Path(path).name.replace(".gz", ""))
 
-    def rows():
-        for row in iter_jsonl(path):
+    def rows():  # the copy lives elsewhere: media paths absolute (media.py)
+        for row in copy_rows(path, iter_jsonl(path), recipe):
             if stale is None:
                 row.pop(STATS, None)
             elif STATS in row:

@@ -42,11 +42,15 @@ def process_data(run: Run) -> Result:
 
             n_out, engine = run_recipe_ray(recipe, run.scratch / "dj", out, recipe.get("ray_address")), "RayExecutor"
         else:
-            n_out, engine = run_recipe(recipe, run.scratch / "dj", out, np=run.threads), "DefaultExecutor"
+            n_out = run_recipe(recipe, run.scratch / "dj", out, np=run.threads, n_in=n_in,
+                               warnings=checked.setdefault("warnings", []))
+            engine = "DefaultExecutor"
     write_provenance(out, recipe, inherited)
     log.info("processed %s: %s -> %d samples", recipe.get("dataset_path"), n_in, n_out)
     if n_in and not n_out:  # never silently: an empty result from a non-empty input is worth a look
         checked.setdefault("warnings", []).append(f"kept 0 of {n_in} samples: the output is empty")
+    if not checked.get("warnings", True):
+        del checked["warnings"]
     return Result(outputs=str(out), metrics={"samples_in": n_in, "samples_out": n_out, "engine": engine,
                                              "reused_stats_from": recipe.get("dataset_path"), **checked},
                   exports={"dj_configs.export_path": str(out)})

@@ -42,6 +42,7 @@ def probe_via_analyzer(run: Run) -> Result:
     from ..dj.engine import STATS, compute_stats, plot_analysis
     from ..io import write_jsonl
 
+    from ..dj.media import copy_rows
     from ..dj.preflight import check_job_data
     from ..dj.op_stats import compute_stats_per_op
     from ..dj.stats_reuse import covered_by, prepare_dataset, write_provenance
@@ -52,15 +53,20 @@ def probe_via_analyzer(run: Run) -> Result:
     recipe, checked = check_job_data(recipe, run.scratch, run.extra)  # before Data-Juicer starts
     data_path = run.artifacts / f"{stem}.jsonl"
     per_op = None
+    warnings = checked.setdefault("warnings", [])
     if covered_by(recipe, inherited):  # every stat is already in the data: nothing to compute
-        n, engine = write_jsonl(data_path, iter_jsonl(recipe["dataset_path"])), "stored stats"
+        source = recipe["dataset_path"]  # copied elsewhere: media paths made absolute
+        n, engine = write_jsonl(data_path, copy_rows(source, iter_jsonl(source), recipe)), "stored stats"
     else:
         if not inherited:  # a raw dataset: stats stored per op survive reruns (dj/op_stats.py)
             per_op = compute_stats_per_op(recipe, run.scratch / "op_stats", run.scratch, data_path, np=run.threads)
         if per_op is not None:
             n, engine = per_op["rows"], "Data-Juicer (changed ops only)" if per_op["reused"] else "Data-Juicer"
         else:
-            n, engine = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads), "Data-Juicer"
+            n = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads, warnings=warnings)
+            engine = "Data-Juicer"
+    if not warnings:
+        del checked["warnings"]
     write_provenance(data_path, recipe, inherited)
     stats_path = run.artifacts / f"{stem}_stats.jsonl"
     # streamed (never all rows in memory): 1M documents probe in well under 2 GB

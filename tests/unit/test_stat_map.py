@@ -37,7 +37,7 @@ def test_required_ops_are_covered():
 
 
 def test_excluded_ops_are_not_covered():
-    for name in ("suffix_filter", "specified_field_filter", "specified_numeric_field_filter", "image_size_filter"):
+    for name in ("suffix_filter", "specified_field_filter", "specified_numeric_field_filter", "image_watermark_filter"):
         assert name not in STAT_MAP
         assert lookup(name, {}) == []
 
@@ -47,7 +47,7 @@ def test_bindings_are_well_formed(op_name):
     bindings = STAT_MAP[op_name]
     assert bindings and all(isinstance(b, StatBinding) for b in bindings)
     for b in bindings:
-        assert b.arg_type in (int, float)
+        assert b.arg_type in (int, float) and b.text in ("", "bytes", "ratio")
         assert b.lo <= b.hi
         assert not (math.isnan(b.lo) or math.isnan(b.hi))
         assert b.min_arg or b.max_arg
@@ -150,7 +150,9 @@ def test_table_matches_dj_registry(dj, op_name):
             assert arg in params, f"{op_name}.__init__ has no argument {arg!r}"
             assert f"self.{arg}" in src, f"{op_name} does not store/use {arg!r}"
             ann = params[arg].annotation
-            if ann is not inspect.Parameter.empty:
+            if ann is not inspect.Parameter.empty and b.text:  # sizes and ratios are written as strings
+                assert ann is str or ann == "str", f"{op_name}.{arg}: annotated {ann!r}, table says text"
+            elif ann is not inspect.Parameter.empty:
                 assert _is_int_annotation(ann) == (b.arg_type is int), (
                     f"{op_name}.{arg}: annotated {ann!r}, table says {b.arg_type.__name__}"
                 )
