@@ -15,7 +15,8 @@ resolved against the base of the file they were read from (for rows Data-Juicer 
 current directory, since Data-Juicer already joined its base). Absolute paths stay valid wherever the
 dataset or its work dir is moved, as long as the media stay where they are. A resolved path keeps
 its file name and has its directory resolved physically (``..`` after a symlink means what the
-file system says, not what the text says).
+file system says, not what the text says); absolute paths with ``..`` parts (Data-Juicer's join of
+its base and ``../x``) are cleaned the same way.
 """
 from __future__ import annotations
 
@@ -48,11 +49,18 @@ def media_base(dataset_path: str) -> str:
     return os.getcwd()  # a mixture ('a.jsonl b.jsonl') or no file: Data-Juicer leaves paths as written
 
 
+def _needs_rewrite(path: str) -> bool:
+    """Relative, or absolute with '.'/'..' parts (Data-Juicer's join of a base and '../x')."""
+    if path.lower().startswith(_REMOTE):
+        return False
+    return not os.path.isabs(path) or "/../" in path or "/./" in path
+
+
 def resolve(path: str, base: str) -> str:
-    """``path`` as Data-Juicer would open it, absolute (URLs and absolute paths unchanged)."""
-    if is_absolute(path):
+    """``path`` as Data-Juicer would open it, absolute and without '..' (URLs unchanged)."""
+    if not _needs_rewrite(path):
         return path
-    joined = os.path.join(base, path)
+    joined = os.path.join(base, path)  # an absolute path stays itself
     return os.path.join(os.path.realpath(os.path.dirname(joined)), os.path.basename(joined))
 
 
@@ -62,7 +70,7 @@ def absolute_row(row: dict, keys: Iterable[str], base: str) -> dict:
         value = row.get(key)
         if isinstance(value, str) and value:
             row[key] = resolve(value, base)
-        elif isinstance(value, list) and any(isinstance(p, str) and not is_absolute(p) for p in value):
+        elif isinstance(value, list) and any(isinstance(p, str) and _needs_rewrite(p) for p in value):
             row[key] = [resolve(p, base) if isinstance(p, str) and p else p for p in value]
     return row
 

@@ -164,3 +164,49 @@ def test_table_matches_dj_registry(dj, op_name):
 def test_every_required_op_exists_in_dj(dj):
     missing = sorted(REQUIRED_OPS - set(dj["OPERATORS"].modules))
     assert not missing, f"ops missing from Data-Juicer: {missing}"
+
+
+# --------------------------------------------------------------------------- bounds written as text
+
+
+def test_size_and_ratio_bounds_are_written_as_the_op_reads_them():
+    (size,) = lookup("image_size_filter", {})
+    assert (size.stat, size.text) == ("image_sizes", "bytes")
+    assert stat_map.format_bound(size, 1234.2, upper=False) == "1234"
+    assert stat_map.format_bound(size, 1234.2, upper=True) == "1235"
+    assert stat_map.parse_bound(size, "1MB") == 2 ** 20 and stat_map.parse_bound(size, "2048") == 2048
+    assert stat_map.parse_bound(size, "1 parsec") is None
+    (ratio,) = lookup("video_aspect_ratio_filter", {})
+    assert stat_map.format_bound(ratio, 0.5625, upper=False) == "0.5625"
+    assert stat_map.parse_bound(ratio, "9/16") == 0.5625 and stat_map.parse_bound(ratio, "16:9") == 16 / 9
+    (plain,) = lookup("text_length_filter", {})
+    assert stat_map.format_bound(plain, 3.5, upper=True) == 4 and stat_map.parse_bound(plain, 7) == 7.0
+
+
+def test_data_juicer_reads_the_written_bounds_back():
+    """What format_bound writes, the ops' own parsers turn into the number it stands for."""
+    from fractions import Fraction
+
+    from data_juicer.utils.mm_utils import size_to_bytes
+
+    (size,) = lookup("image_size_filter", {})
+    assert size_to_bytes(stat_map.format_bound(size, 118619.7, upper=True)) == 118620
+    (ratio,) = lookup("video_aspect_ratio_filter", {})
+    written = stat_map.format_bound(ratio, 0.4469384407385796, upper=False)
+    assert float(Fraction(str(written).replace(":", "/"))) == 0.4469384407385796
+
+
+def test_ksigma_on_list_valued_media_stats_and_text_bounds():
+    """One value per medium (flattened, as DJ's OverallAnalysis); sizes come out as byte strings and
+    tighten_only compares them as sizes ("1KB" is 1024), keeping the recipe's form where it is stricter."""
+    from juicer_sandbox.components.ksigma import refine_from_stats
+
+    rows = [{"image_sizes": [1000, 3000], "image_width": [10, 30]}, {"image_sizes": [2000], "image_width": [20]}]
+    recipe = {"process": [{"image_size_filter": {"min_size": "1KB", "max_size": "1MB"}},
+                          {"image_shape_filter": {}}]}
+    refined, changes = refine_from_stats(recipe, rows, k=1, tighten=True)
+    # sizes 1000, 3000, 2000: mean 2000, std 1000 -> [1000, 3000]; min: "1KB" (1024) is stricter than 1000
+    assert refined["process"][0]["image_size_filter"] == {"min_size": "1KB", "max_size": "3000"}
+    assert refined["process"][1]["image_shape_filter"] == {"min_width": 10, "max_width": 30}
+    kept = [c for c in changes if c["action"] == "kept"]
+    assert [(c["arg"], c["k_sigma"], c["new"]) for c in kept] == [("min_size", "1000", "1KB")]
