@@ -10,7 +10,9 @@ stats. When the probe reruns (its params changed: an op added, removed, or one o
 result is merged from the stored columns, in recipe order, as one run would have given it.
 
 Not used (everything is computed, as before) when an op is not a stats filter (a mapper
-changes the text), when two ops write the same stat key, or when the dataset carries stats.
+changes the text; deduplicators are passed over, a probe computes nothing for them), when two ops
+write the same stat key, when the dataset carries stats, or when an op failed on some samples
+(Data-Juicer dropped them, so stored columns would not line up with the rows).
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ def cacheable_ops(recipe: dict) -> list[tuple[str, dict, list[str]]] | None:
     catalog = load_catalog()["ops"]
     ops, seen = [], set()
     for _, name, args in iter_ops(recipe):
+        if name.endswith("_deduplicator") and catalog.get(name, {}).get("kind") == "other":
+            continue  # a probe computes no stats for it (engine._stat_ops): nothing to store
         keys = stat_map.stats_keys_for(name, args)
         if catalog.get(name, {}).get("kind") != "filter" or not keys or seen & set(keys):
             return None

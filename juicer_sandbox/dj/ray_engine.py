@@ -59,7 +59,7 @@ def run_recipe_ray(recipe: dict, work_dir: Path, out_path: Path, ray_address: st
             raise SandboxError(_no_cluster(recipe["ray_address"], str(exc))) from None
         log.info("Ray cluster %s: %s", recipe["ray_address"], ray.cluster_resources())
         dataset = executor.run(skip_export=True)
-        return write_jsonl(out_path, _rows(_plain(row) for row in dataset.data.iter_rows()))
+        return write_jsonl(out_path, _rows((_plain(row) for row in dataset.data.iter_rows()), recipe))
     finally:
         if ray.is_initialized():
             ray.shutdown()  # disconnect this driver; the cluster itself keeps running

@@ -71,3 +71,30 @@ def test_image_deduplicator_by_perceptual_hash(tmp_path):
     kept = _rows(tmp_path / "out.jsonl")
     assert [r["text"] for r in kept] == ["a bed", "a bus", "a woman"] and not warnings
     assert all(os.path.isabs(p) and os.path.isfile(p) for r in kept for p in r["images"])
+
+
+def test_media_stats_are_stored_per_op_and_reused(tmp_path):
+    """A probe rerun after an op is added computes that op only; a threshold edit computes nothing;
+    the deduplicator (no stats) does not stop the per-op store."""
+    from juicer_sandbox.dj.op_stats import compute_stats_per_op
+
+    data = _dataset(tmp_path / "d.jsonl", [{"text": "a", "images": [os.path.relpath(MEDIA / n, tmp_path)]}
+                                           for n in ("img1.png", "img2.jpg", "img3.jpg")])
+    base = [{"image_shape_filter": {"min_width": 10}}, {"image_aspect_ratio_filter": None},
+            {"image_deduplicator": None}]
+    cache = tmp_path / "op_stats"
+
+    def probe(process, name):
+        return compute_stats_per_op({"dataset_path": data, "process": process}, cache, tmp_path / name,
+                                    tmp_path / f"{name}.jsonl")
+
+    first = probe(base, "p1")
+    assert first["computed"] == ["image_shape_filter", "image_aspect_ratio_filter"] and first["reused"] == []
+    second = probe([{"image_shape_filter": {"min_width": 400}}] + base[1:] + [{"image_size_filter": None}], "p2")
+    assert second["computed"] == ["image_size_filter"]
+    assert second["reused"] == ["image_shape_filter", "image_aspect_ratio_filter"]
+    stats = [r["__dj__stats__"] for r in _rows(tmp_path / "p2.jsonl")]
+    assert [s["image_width"] for s in stats] == [[336], [640], [342]]
+    assert [s["image_sizes"] for s in stats] == [[os.path.getsize(MEDIA / n)] for n in ("img1.png", "img2.jpg",
+                                                                                         "img3.jpg")]
+    assert all(os.path.isabs(p) for r in _rows(tmp_path / "p2.jsonl") for p in r["images"])

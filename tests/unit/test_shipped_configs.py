@@ -29,3 +29,11 @@ def test_text_to_video_sandboxes_expand_and_need_their_data(name, monkeypatch):
     assert sum(j.hook == "TrainModelHook" for j in jobs) >= 3
     with pytest.raises(ConfigError, match="pool.jsonl"):  # the GPU cluster's data is not here
         compile_plan(sandbox)
+
+
+@pytest.mark.skipif(not (REPO.parent / "shared" / "reference" / "dj_original" / "demos").is_dir(),
+                    reason="the media demo reads Data-Juicer's demo datasets from ../shared (not in a user's clone)")
+def test_media_demo_compiles(monkeypatch):
+    monkeypatch.chdir(REPO)
+    plan = compile_plan("config/sandboxes/media_demo.yaml")
+    assert {j.split("/")[0] for j in plan.jobs} >= {"images", "videos"}
