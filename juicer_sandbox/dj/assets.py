@@ -89,12 +89,18 @@ def model_present(value: str) -> bool:
 
 
 def check_models(recipe: dict, file: str | None, prefix: str = "") -> None:
-    """Refuse an op whose hub model is not present locally: 'needs model X at path Y'."""
+    """Refuse an op whose hub model is not present locally ('needs model X at path Y') or whose
+    program is not on PATH. The plan calls this after every job is compiled."""
     for i, op, args in iter_ops(recipe):
+        where = f"{prefix}.process[{i}].{op}" if prefix else f"process[{i}].{op}"
+        if op in _FFMPEG_DEFAULT and (args or {}).get("video_backend", "ffmpeg") == "ffmpeg" \
+                and not shutil.which("ffmpeg"):
+            raise ConfigError("video_backend: ffmpeg (the default of this op) runs the program 'ffmpeg', which is "
+                              "not on PATH; install it (Debian: apt-get install ffmpeg) or set video_backend: av",
+                              file=file, key=where)
         for arg, value in hub_models(op, args or {}):
             if model_present(value):
                 continue
-            where = f"{prefix}.process[{i}].{op}" if prefix else f"process[{i}].{op}"
             if os.path.isabs(value) or value.startswith((".", "~")):
                 raise ConfigError(f"needs model {value} ({arg}) at path {value}, which does not exist",
                                   file=file, key=where)
@@ -105,11 +111,9 @@ def check_models(recipe: dict, file: str | None, prefix: str = "") -> None:
 
 
 def required_assets(op: str, args: dict) -> list[tuple[str, str, str]]:
-    """(kind, name, hint) for each asset the op needs; kind is 'model', 'words', 'hf' or 'program'."""
+    """(kind, name, hint) for each asset the op needs; kind is 'model', 'words' or 'hf'."""
     lang = args.get("lang", "en")
     need: list[tuple[str, str, str]] = []
-    if op in _FFMPEG_DEFAULT and args.get("video_backend", "ffmpeg") == "ffmpeg":
-        need.append(("program", "ffmpeg", "video_backend"))
     if op == "language_id_score_filter":
         need.append(("model", "lid.176.bin", "fastText language-id model"))
     if op == "perplexity_filter":
@@ -141,10 +145,6 @@ def check_assets(recipe: dict, file: str | None, prefix: str = "") -> None:
                 raise ConfigError(
                     f"needs a local {hint} list: no JSON file with '{hint}' in its name in {name}; set `{arg}` to "
                     f"a directory holding e.g. {hint}.json ({{\"en\": [...]}})", file=file, key=where)
-            if kind == "program" and not shutil.which(name):
-                raise ConfigError(f"video_backend: ffmpeg (the default of this op) runs the program '{name}', "
-                                  f"which is not on PATH; install it (Debian: apt-get install ffmpeg) or set "
-                                  f"video_backend: av", file=file, key=where)
             if kind == "hf":
                 if not (hf_cache() / ("models--" + name.replace("/", "--"))).exists():
                     raise ConfigError(f"tokenization=true needs the {hint} '{name}', which is not cached locally "
@@ -218,11 +218,6 @@ def fetch_assets(recipes: list[dict] | None = None, timeout: float = 30.0, out=p
         recipes = [{"process": [{op: args} for op, args in DEFAULT_ASSETS]}]
     missing = 0
     for kind, name, hint in wanted_assets(recipes):
-        if kind == "program":
-            if not shutil.which(name):
-                missing += 1
-                out(f"missing: the program {name} (video_backend: ffmpeg): install it, or set video_backend: av")
-            continue
         if kind == "hf":
             out(f"skip:    {hint} '{name}' (HuggingFace hub): use `tokenization: false` in the op")
             continue

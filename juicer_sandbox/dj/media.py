@@ -21,6 +21,7 @@ its base and ``../x``) are cleaned the same way.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Iterable, Iterator
 
 MEDIA_KEYS = {"image_key": "images", "audio_key": "audios", "video_key": "videos"}
@@ -61,7 +62,15 @@ def resolve(path: str, base: str) -> str:
     if not _needs_rewrite(path):
         return path
     joined = os.path.join(base, path)  # an absolute path stays itself
-    return os.path.join(os.path.realpath(os.path.dirname(joined)), os.path.basename(joined))
+    if ".." not in joined and "/./" not in joined and not path.startswith("./"):
+        return joined  # nothing to resolve: the text and the file system agree
+    return os.path.join(_real_dir(os.path.dirname(joined)), os.path.basename(joined))
+
+
+@lru_cache(maxsize=4096)
+def _real_dir(directory: str) -> str:
+    """realpath of a media directory, once per directory (datasets name many files in few folders)."""
+    return os.path.realpath(directory)
 
 
 def absolute_row(row: dict, keys: Iterable[str], base: str) -> dict:

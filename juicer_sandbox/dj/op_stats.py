@@ -57,7 +57,7 @@ def _dataset_key(recipe: dict) -> str | None:
     st = os.stat(path)
     settings = {k: v for k, v in stats_view(recipe).items() if k not in ("process", "export_path", "percentiles")}
     return _hash({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                  "settings": settings})
+                  "settings": settings, "rows": "absolute-media"})  # rows stored since media paths are absolute
 
 
 def compute_stats_per_op(recipe: dict, cache: Path, work_dir: Path, out_path: Path, np: int = 1) -> dict | None:

@@ -108,4 +108,5 @@ def test_absolute_paths_with_dot_dot_parts_are_cleaned_physically(tmp_path):
     (tmp_path / "m.png").write_bytes(b"x")
     dotted = f"{tmp_path}/a/b/../../m.png"  # what Data-Juicer writes for '../../m.png' in a/b/set.jsonl
     assert resolve(dotted, "/unused") == str((tmp_path / "m.png").resolve())
-    assert absolute_row({"images": [dotted]}, ["images"], "/unused") == {"images": [str((tmp_path / "m.png").resolve())]}
+    real = str((tmp_path / "m.png").resolve())
+    assert absolute_row({"images": [dotted]}, ["images"], "/unused") == {"images": [real]}

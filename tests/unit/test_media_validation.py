@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from juicer_sandbox.config.plan import compile_plan
-from juicer_sandbox.dj.assets import check_assets, check_models, hub_models
+from juicer_sandbox.dj.assets import check_models, hub_models
 from juicer_sandbox.dj.catalog import load_catalog, op_missing_packages
 from juicer_sandbox.errors import ConfigError
 
@@ -63,12 +63,12 @@ def test_ops_without_models_need_nothing(empty_hf_cache):
 def test_ffmpeg_backend_needs_the_program(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg here
     with pytest.raises(ConfigError, match="video_backend: ffmpeg .* runs the program 'ffmpeg', which is not on PATH"):
-        check_assets({"process": [{"video_duration_filter": {"min_duration": 1}}]}, file="r.yaml")
-    check_assets({"process": [{"video_duration_filter": {"video_backend": "av"}}]}, file="r.yaml")
+        check_models({"process": [{"video_duration_filter": {"min_duration": 1}}]}, file="r.yaml")
+    check_models({"process": [{"video_duration_filter": {"video_backend": "av"}}]}, file="r.yaml")
     fake = tmp_path / "ffmpeg"
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
-    check_assets({"process": [{"video_duration_filter": None}]}, file="r.yaml")
+    check_models({"process": [{"video_duration_filter": None}]}, file="r.yaml")
 
 
 def test_video_ops_declare_pyav_through_data_juicers_media_helpers(monkeypatch):
