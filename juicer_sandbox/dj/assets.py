@@ -17,6 +17,7 @@ video backend).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -93,10 +94,13 @@ def check_models(recipe: dict, file: str | None, prefix: str = "") -> None:
     program is not on PATH. The plan calls this after every job is compiled."""
     for i, op, args in iter_ops(recipe):
         where = f"{prefix}.process[{i}].{op}" if prefix else f"process[{i}].{op}"
-        if op in _FFMPEG_DEFAULT and (args or {}).get("video_backend", "ffmpeg") == "ffmpeg" \
-                and not shutil.which("ffmpeg"):
+        backend = (args or {}).get("video_backend", "ffmpeg")
+        if op in _FFMPEG_DEFAULT and backend == "ffmpeg" and not shutil.which("ffmpeg"):
             raise ConfigError("video_backend: ffmpeg (the default of this op) runs the program 'ffmpeg', which is "
                               "not on PATH; install it (Debian: apt-get install ffmpeg) or set video_backend: av",
+                              file=file, key=where)
+        if op in _FFMPEG_DEFAULT and backend == "av" and importlib.util.find_spec("av") is None:
+            raise ConfigError("video_backend: av needs the package av (PyAV), not installed in this environment",
                               file=file, key=where)
         for arg, value in hub_models(op, args or {}):
             if model_present(value):
@@ -233,4 +237,24 @@ def fetch_assets(recipes: list[dict] | None = None, timeout: float = 30.0, out=p
         missing += 1
         source = ", ".join(_urls(kind, name, hint)) or "(no known link)"
         out(f"missing: {hint}: put the file at {dest} (download from {source}; here: {error})")
+    return missing + _report_hub_models(recipes, out)
+
+
+def _report_hub_models(recipes: list[dict], out) -> int:
+    """Hub models are not downloaded here (they are large; transformers fetches them where the network
+    allows): one line per model saying where it is, or where to put it. Returns the number missing."""
+    seen, missing = set(), 0
+    for recipe in recipes:
+        for _, op, args in iter_ops(recipe):
+            for arg, value in hub_models(op, args or {}):
+                if value in seen:
+                    continue
+                seen.add(value)
+                if model_present(value):
+                    out(f"present: model {value} ({op}.{arg})")
+                    continue
+                missing += 1
+                where = value if os.path.isabs(value) else hf_cache() / ("models--" + value.replace("/", "--"))
+                out(f"missing: model {value} ({op}.{arg}): put it at {where} (e.g. `huggingface-cli download "
+                    f"{value}` where the network allows), or set {arg} to a local model directory")
     return missing

@@ -101,3 +101,20 @@ def test_model_errors_come_after_the_plans_other_errors(empty_hf_cache, tmp_path
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(sandbox))
     with pytest.raises(ConfigError, match=f"r.yaml: process\\[0\\].image_text_similarity_filter: needs model {CLIP}"):
         compile_plan("s.yaml")
+
+
+def test_assets_fetch_says_where_each_hub_model_goes(empty_hf_cache):
+    from juicer_sandbox.dj.assets import fetch_assets
+
+    lines: list[str] = []
+    recipe = {"process": [{"image_text_similarity_filter": None}, {"image_pair_similarity_filter": None},
+                          {"image_shape_filter": None}]}
+    assert fetch_assets([recipe], out=lines.append) == 1  # one CLIP for both ops
+    path = empty_hf_cache / f"models--{CLIP.replace('/', '--')}"
+    assert lines == [f"missing: model {CLIP} (image_text_similarity_filter.hf_clip): put it at {path} (e.g. "
+                     f"`huggingface-cli download {CLIP}` where the network allows), or set hf_clip to a local model "
+                     f"directory"]
+    (path / "snapshots" / "a").mkdir(parents=True)
+    lines.clear()
+    assert fetch_assets([recipe], out=lines.append) == 0 and lines == [
+        f"present: model {CLIP} (image_text_similarity_filter.hf_clip)"]
