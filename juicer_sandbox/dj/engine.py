@@ -6,6 +6,7 @@ tracer, monitor), so only the ops' work is paid for.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -111,6 +112,21 @@ def compute_stats(recipe: dict, work_dir: Path, out_path: Path, np: int = 1,
     return write_jsonl(out_path, _rows(dataset, recipe))
 
 
+@contextlib.contextmanager
+def produced_media_dir(out_path: Path):
+    """Media that ops make (a blurred image, a clip) go to ``<artifacts>/produced_media/<op>/``, beside the
+    dataset that names them, instead of beside the source media (Data-Juicer's default: possibly a
+    read-only or shared folder). A ``DJ_PRODUCED_DATA_DIR`` set by the user wins."""
+    if os.environ.get("DJ_PRODUCED_DATA_DIR"):
+        yield
+        return
+    os.environ["DJ_PRODUCED_DATA_DIR"] = str(Path(out_path).resolve().parent / "produced_media")
+    try:
+        yield
+    finally:
+        os.environ.pop("DJ_PRODUCED_DATA_DIR", None)
+
+
 def _check_losses(n_in: int, n_out: int, errors: OpErrors, doing: str, warnings: list | None,
                   must_keep: bool = True) -> None:
     """Fail when op errors left nothing of a non-empty dataset; otherwise note them as a warning.
@@ -136,7 +152,7 @@ def run_recipe(recipe: dict, work_dir: Path, out_path: Path, np: int = 1, n_in: 
     from data_juicer.core.executor import DefaultExecutor
 
     cfg = init_cfg(recipe, work_dir, work_dir / "dj_export" / out_path.name, np)
-    with OpErrors(work_dir) as errors:
+    with OpErrors(work_dir) as errors, produced_media_dir(out_path):
         executor = DefaultExecutor(cfg)
         dataset = executor.run(skip_export=True)
     _check_losses(n_in or 0, len(dataset), errors, "processing", warnings, must_keep=False)

@@ -98,3 +98,17 @@ def test_media_stats_are_stored_per_op_and_reused(tmp_path):
     assert [s["image_sizes"] for s in stats] == [[os.path.getsize(MEDIA / n)] for n in ("img1.png", "img2.jpg",
                                                                                          "img3.jpg")]
     assert all(os.path.isabs(p) for r in _rows(tmp_path / "p2.jsonl") for p in r["images"])
+
+
+def test_media_an_op_makes_go_to_the_jobs_own_folder(tmp_path, monkeypatch):
+    """The source media are read-only reference files: Data-Juicer's default would write beside them."""
+    monkeypatch.delenv("DJ_PRODUCED_DATA_DIR", raising=False)
+    data = _dataset(tmp_path / "d.jsonl", [{"text": "a bed", "images": [str(MEDIA / "img1.png")]}])
+    out = tmp_path / "artifacts" / "out.jsonl"
+    out.parent.mkdir()
+    recipe = {"dataset_path": data, "process": [{"image_blur_mapper": {"p": 1.0}}]}
+    assert run_recipe(recipe, tmp_path / "dj", out, n_in=1) == 1
+    (row,) = _rows(out)
+    made = Path(row["images"][0])
+    assert made.parent == out.parent.resolve() / "produced_media" / "image_blur_mapper" and made.is_file()
+    assert "DJ_PRODUCED_DATA_DIR" not in os.environ  # set for the run only
