@@ -134,10 +134,10 @@ def _check_losses(n_in: int, n_out: int, errors: OpErrors, doing: str, warnings:
     must_keep: every sample should have survived (stats only); else filters may drop samples
     legitimately, and only op errors are reported."""
     lost = n_in - n_out
-    if n_in and not n_out and (errors.lines or must_keep):
+    if not n_out and (errors.lines or must_keep and n_in):  # op errors imply samples came in
         why = errors.summary() or "no op error was logged"
-        raise SandboxError(f"Data-Juicer dropped all {n_in} samples while {doing}: {why} "
-                           f"(a medium it cannot read, a missing program or package; the job's log has the traceback)")
+        raise SandboxError(f"Data-Juicer dropped all {n_in or ''} samples while {doing}: {why} ".replace("  ", " ")
+                           + "(a medium it cannot read, a missing program or package; the job's log has the traceback)")
     if errors.lines and warnings is not None:
         what = f"{lost} of {n_in} samples dropped" if must_keep and lost > 0 else "samples dropped"
         warnings.append(f"{what} while {doing} because an op failed on them: {errors.summary()}")

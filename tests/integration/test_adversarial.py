@@ -136,9 +136,8 @@ PLAN_CASES = {
     "export under a file": lambda w: ((w / "afile").write_text("x") and _down(w, export_path=str(w / "afile/d")),
                                       ["extra_configs.export_path", "is a file"]),
     "k-sigma refine on another dataset than its probe": _ksigma_other_dataset,
-    "op whose package is missing": lambda w: (_process(_jsonl(w / "d.jsonl", ROWS),
-                                                       {"document_minhash_deduplicator": {}}),
-                                              ["document_minhash_deduplicator", "scipy", "envs/data.yaml"]),
+    "op whose package is missing": lambda w: (_process(_jsonl(w / "d.jsonl", ROWS), {"audio_duration_filter": {}}),
+                                              ["audio_duration_filter", "librosa", "envs/data.yaml"]),
     "another op whose package is missing": lambda w: (_process(_jsonl(w / "d.jsonl", ROWS),
                                                                {"document_simhash_deduplicator": {}}),
                                                       ["document_simhash_deduplicator", "simhash", "envs/data.yaml"]),
@@ -289,15 +288,18 @@ def test_an_api_key_is_used_but_reaches_no_file(workdir, monkeypatch, how):
 
 def test_data_juicer_installs_nothing_at_run_time(tmp_path):
     """The plan refuses such ops; if one gets through anyway, the job fails instead of installing."""
-    from juicer_sandbox.dj.engine import InstallRefused, run_recipe
+    from juicer_sandbox.dj.engine import run_recipe
+    from juicer_sandbox.errors import SandboxError
 
     def freeze():
         return subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True).stdout
 
     data = _jsonl(tmp_path / "d.jsonl", ROWS)
     before = freeze()
-    with pytest.raises(InstallRefused, match="scipy.*envs/data.yaml"):
-        run_recipe({"dataset_path": str(data), "process": [{"document_minhash_deduplicator": {}}]},
+    # Data-Juicer catches the refusal per sample (skip_op_error) and drops the sample: nothing kept
+    # because of op errors fails the job with the refusal as its reason
+    with pytest.raises(SandboxError, match="simhash-pybind.*envs/data.yaml"):
+        run_recipe({"dataset_path": str(data), "process": [{"document_simhash_deduplicator": {}}]},
                    tmp_path / "dj", tmp_path / "out.jsonl")
     assert freeze() == before
 
