@@ -23,10 +23,11 @@ import yaml
 from .conftest import REPO, run_snakemake
 
 ORIGINAL = Path(os.environ.get("DJ_ORIGINAL", REPO.parent / "shared" / "reference" / "dj_original"))
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
+pytestmark = pytest.mark.e2e
+needs_original = pytest.mark.skipif(
     not (ORIGINAL / "demos/data/demo-dataset-videos.jsonl").is_file(),
     reason=f"the original's demo media are not at {ORIGINAL} (../shared is not part of a user's clone; "
-           f"set $DJ_ORIGINAL)")]
+           f"set $DJ_ORIGINAL)")
 MEDIA = ORIGINAL / "tests/ops/data"
 
 
@@ -75,6 +76,7 @@ def _assert_media_readable(out: Path, key: str) -> int:
     return n
 
 
+@needs_original
 def test_image_demo_dataset_through_the_loop(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     dataset = ORIGINAL / "demos/data/demo-dataset-images.jsonl"
@@ -103,6 +105,7 @@ def test_image_demo_dataset_through_the_loop(tmp_path, monkeypatch):
     assert _assert_media_readable(out, "images") >= 3 * 4
 
 
+@needs_original
 def test_video_demo_dataset_from_the_original_layout_and_a_moved_work_dir(tmp_path, monkeypatch):
     """The issue's case: dataset_path relative to the current directory (the original's repository
     root), media relative to the dataset file; the probe's copy used to keep paths that no longer
@@ -133,3 +136,20 @@ def test_video_demo_dataset_from_the_original_layout_and_a_moved_work_dir(tmp_pa
     shutil.move(out, moved)
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert _assert_media_readable(moved, "videos") >= 6 + 6 + 1
+
+
+def test_a_probe_whose_videos_cannot_be_read_fails_in_one_line(tmp_path, monkeypatch):
+    """The issue's symptom was an empty probe dataset with exit 0, then a bare StopIteration in
+    processing. Files that exist but are no videos: the probe fails, naming the op and its error."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clip.mp4").write_bytes(b"not a video at all")
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"text": f"clip {i}", "videos": ["clip.mp4"]}) + "\n"
+                                              for i in range(3)))
+    sandbox = _sandbox(tmp_path, "videos", "d.jsonl")
+    proc = run_snakemake(tmp_path, sandbox, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    line = next(ln for ln in proc.stderr.splitlines() if "job videos/probe_probe_videos failed" in ln)
+    assert "Data-Juicer dropped all 3 samples while computing stats: 3 op error(s), first: video_duration_filter: " \
+        in line and "clip.mp4" in line
+    assert not (tmp_path / "out/videos/probe_probe_videos/context.json").exists()
+    assert not (tmp_path / "out/videos/execution_process_videos/context.json").exists()
