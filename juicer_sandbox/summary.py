@@ -18,45 +18,88 @@ def _seconds(v) -> str:
     return f"{v:.0f}" if v >= 10 else f"{v:.1f}"
 
 
+def _drop_rules(refine: dict) -> dict[tuple[int, str], dict]:
+    """(op index, stat) -> {name, stat, lo, hi, all}: the refined bounds as numbers (sizes and ratios
+    written as strings are read as the op reads them), per stat (an op may bound two)."""
+    from .dj import stat_map
+
+    rules: dict[tuple[int, str], dict] = {}
+    every = _all_media_ops(refine)
+    for c in (refine.get("metrics") or {}).get("changes") or []:
+        if not isinstance(c, dict) or c.get("action") not in ("set", "kept") or not c.get("stat"):
+            continue
+        binding = next((b for b in stat_map.STAT_MAP.get(c.get("op_name"), ()) if b.stat == c["stat"]), None)
+        value = stat_map.parse_bound(binding, c.get("new")) if binding else None
+        if value is None:
+            continue
+        rule = rules.setdefault((int(c.get("op_index", 0)), c["stat"]),
+                                {"name": c.get("op_name"), "stat": c["stat"], "lo": None, "hi": None,
+                                 "all": int(c.get("op_index", 0)) in every})
+        rule["lo" if c.get("arg") == binding.min_arg else "hi"] = value
+    return rules
+
+
+def _all_media_ops(refine: dict) -> set[int]:
+    """Indexes of the refined recipe's ops written with any_or_all: all (the default is any)."""
+    path = str((refine.get("outputs") or {}).get("res_1") or "")
+    if not path.endswith((".yaml", ".yml", ".json")) or not Path(path).is_file():
+        return set()
+    import yaml
+
+    try:
+        process = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("process") or []
+    except (yaml.YAMLError, OSError, AttributeError):
+        return set()
+    return {i for i, op in enumerate(process) if isinstance(op, dict) and len(op) == 1
+            and isinstance(next(iter(op.values())), dict) and next(iter(op.values())).get("any_or_all") == "all"}
+
+
+def _fails(rule: dict, value) -> bool:
+    """The sample fails the bound: a number outside it; for one value per medium (a list), every medium
+    outside it (Data-Juicer's any_or_all: any, the default) or one medium outside it (all)."""
+    def out(v):
+        return (rule["lo"] is not None and v < rule["lo"]) or (rule["hi"] is not None and v > rule["hi"])
+
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return out(value)
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return any(map(out, value)) if rule["all"] else all(map(out, value))
+    return False
+
+
 def filter_drops(probe: dict, refine: dict) -> list[str]:
     """Markdown: how many probed samples each filter of the refined recipe drops, in recipe order.
 
-    Recomputed from the probe's per-sample stats and the refine job's bounds (min_* / max_*, inclusive, as
-    Data-Juicer's filters keep them); a sample counts against the first filter it fails.
+    Recomputed from the probe's per-sample stats and the refine job's bounds (inclusive, as Data-Juicer's
+    filters keep them; per medium for image/video stats); a sample counts against the first bound it fails.
     """
     from .io import iter_jsonl
 
     stats_path = (probe.get("outputs") or {}).get("__stats__")
-    changes = [c for c in (refine.get("metrics") or {}).get("changes") or []
-               if isinstance(c, dict) and isinstance(c.get("new"), (int, float)) and c.get("stat")]
-    if not stats_path or not Path(stats_path).is_file() or not changes:
+    rules = _drop_rules(refine)
+    if not stats_path or not Path(stats_path).is_file() or not rules:
         return []
-    ops: dict[int, dict] = {}
-    for c in changes:
-        op = ops.setdefault(int(c.get("op_index", 0)), {"name": c.get("op_name"), "stat": c["stat"], "lo": None,
-                                                        "hi": None})
-        op["lo" if str(c.get("arg", "")).startswith("min") else "hi"] = float(c["new"])
-    order = sorted(ops)
-    dropped = {i: 0 for i in order}
+    order = sorted(rules, key=lambda key: key[0])  # recipe order; an op's stats as refined
+    dropped = {key: 0 for key in order}
     total = 0
     for row in iter_jsonl(stats_path):
         total += 1
         st = row.get("__dj__stats__") or {}
-        for i in order:
-            v, op = st.get(ops[i]["stat"]), ops[i]
-            if isinstance(v, (int, float)) and ((op["lo"] is not None and v < op["lo"]) or
-                                                (op["hi"] is not None and v > op["hi"])):
-                dropped[i] += 1
+        for key in order:
+            if _fails(rules[key], st.get(rules[key]["stat"])):
+                dropped[key] += 1
                 break
     lines = [f"### Samples each filter drops ({refine['job']})", "",
              f"Of {total} probed samples, in recipe order; a sample counts against the first filter it fails.", "",
              "| filter | stat | keeps | dropped | left |", "|---|---|---|---|---|"]
     left = total
-    for i in order:
-        op = ops[i]
-        left -= dropped[i]
+    for key in order:
+        op = rules[key]
+        left -= dropped[key]
         bounds = f"{_fmt(op['lo']) if op['lo'] is not None else '−∞'} … {_fmt(op['hi']) if op['hi'] is not None else '∞'}"
-        lines.append(f"| {op['name']} | {op['stat']} | {bounds} | {dropped[i]} | {left} |")
+        lines.append(f"| {op['name']} | {op['stat']} | {bounds} | {dropped[key]} | {left} |")
     return lines + [""]
 
 
@@ -148,20 +191,31 @@ def build_summary(records: list[dict], sandbox_path: str, work_dir: str,
     from .report import ranking_summary_lines
 
     md += ranking_summary_lines(records)
-    probes = [r for r in records if r["hook"] == "ProbeViaAnalyzerHook"]
-    refines = [r for r in records if r["hook"] == "RefineRecipeViaKSigmaHook"]
-    if len(probes) > 1 or (probes and refines):
-        md += ["## Data before and after processing", ""]
-        if refines:
-            md += filter_drops(probes[0], refines[0])
-        for later in probes[1:]:
-            md += probe_comparison(probes[0], later)
+    md += _data_changes(records)
     md += ["## Jobs", "", "| job | hook | wall s | metrics |", "|---|---|---|---|"]
     for j in jobs:
         md.append(f"| {j['job']} | {j['hook']} | {_seconds(j['wall_s'])} | {_scalar_metrics(j['metrics'] or {})} |")
     md.append("")
     md += stale_lines(list(stale or []))
     return data, "\n".join(md)
+
+
+def _data_changes(records: list[dict]) -> list[str]:
+    """Per pipeline: each k-sigma refine's drops on the probe it read (same meta_name), and the pipeline's
+    first probe against its later ones."""
+    md: list[str] = []
+    pipelines = list(dict.fromkeys(r.get("pipeline") for r in records))
+    for pipeline in pipelines:
+        mine = [r for r in records if r.get("pipeline") == pipeline]
+        probes = [r for r in mine if r["hook"] == "ProbeViaAnalyzerHook"]
+        refines = [r for r in mine if r["hook"] == "RefineRecipeViaKSigmaHook"]
+        for refine in refines:
+            probe = next((p for p in probes if p.get("meta_name") == refine.get("meta_name")), None)
+            if probe is not None:
+                md += filter_drops(probe, refine)
+        for later in probes[1:]:
+            md += probe_comparison(probes[0], later)
+    return ["## Data before and after processing", "", *md] if md else []
 
 
 def write_summary(context_paths: list[str], sandbox_path: str, json_path: str, md_path: str,
