@@ -92,5 +92,6 @@ def absolute_rows(rows: Iterable[dict], keys: Iterable[str], base: str) -> Itera
 
 
 def copy_rows(dataset_path: str, rows: Iterable[dict], recipe: dict | None = None) -> Iterator[dict]:
-    """Rows read from ``dataset_path``, ready to be written anywhere: media paths made absolute."""
+    """Rows read from ``dataset_path``, ready to be written anywhere: media paths made absolute (under the
+    recipe's media keys; without a recipe, as for data pools and converters, Data-Juicer's defaults)."""
     return absolute_rows(rows, media_keys(recipe), media_base(dataset_path))
