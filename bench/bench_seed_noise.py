@@ -42,7 +42,7 @@ SPIKE = 0.5
 
 def pool_path(out: Path, arm: str) -> Path:
     if arm == "random":
-        hits = sorted(out.glob("pools/*pools_random/artifacts/export/*.jsonl"))
+        hits = sorted(out.glob("pools/*pools_random_s*/artifacts/export/*.jsonl"))
     else:
         stat, part = arm.rsplit("_", 1)
         hits = sorted(out.glob(f"pools/*pools_{stat}/artifacts/export/{stat}/*_{stat}_{part}.jsonl"))

@@ -58,7 +58,7 @@ def ranking_html(ranking: dict, job: str) -> str:
     pooled = pooled_std_clause(ranking)
     head = ["rank", "arm", f"{metric} mean ± std", "n", "per-seed values"]
     if base:
-        head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / pooled std"] if pooled else []) + [f"beats {base}"]
+        head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / combined std"] if pooled else []) + [f"beats {base}"]
     head.append("pool")
     rows = []
     for r in ranking["arms"]:

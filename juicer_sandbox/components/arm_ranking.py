@@ -15,6 +15,7 @@ from .config_helpers import check_keys
 from .kendall import kendall_tau
 from .ranking import lookup
 from .ranking_tables import write_ranking
+from .variance import gap, pooled_std, variance_sources
 
 log = logging.getLogger("juicer_sandbox.components.experiment")
 
@@ -128,7 +129,7 @@ def _group_by_arm(evaluations: list[dict], metric: str, pools: Any) -> dict[str,
         if not _is_number(value) or not math.isfinite(value):
             raise ComponentConfigError(f"entry {i} (arm {arm}): '{metric}' is {value!r}, not a finite number",
                                        key="evaluations")
-        group = arms.setdefault(arm, {"values": [], "seeds": [], "pools": []})
+        group = arms.setdefault(arm, {"values": [], "seeds": [], "pools": [], "draws": []})
         if seeds_given:
             seed = ev.get("seed")
             if seed is None:
@@ -143,7 +144,26 @@ def _group_by_arm(evaluations: list[dict], metric: str, pools: Any) -> dict[str,
         pool = _pool_of(pools, ev, arm, i)
         if pool is not None and pool not in group["pools"]:
             group["pools"].append(pool)
+        group["draws"].append(_draw_of(ev, pool))
     return arms
+
+
+def _draw_of(ev: dict, pool: str | None) -> Any:
+    """Which draw of its pool a run trained on: the evaluation's ``draw_seed``, else the draw seed that
+    ``data_pool_downsampling`` recorded next to the pool (``<pool>.draw.json``), else the pool file itself."""
+    if ev.get("draw_seed") is not None:
+        return ev["draw_seed"]
+    if pool is None:
+        return None
+    side = pool + ".draw.json"
+    if os.path.isfile(side):
+        try:
+            with open(side, encoding="utf-8") as fh:
+                rec = json.load(fh)
+            return (rec.get("source"), rec.get("draw_seed"))
+        except (OSError, json.JSONDecodeError):
+            pass
+    return pool
 
 
 def _arm_rows(arms: dict[str, dict], baseline: str | None, sign: float) -> tuple[list[dict], float | None, int]:
@@ -155,22 +175,27 @@ def _arm_rows(arms: dict[str, dict], baseline: str | None, sign: float) -> tuple
             "arm": arm, "mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else None,
             "n": len(vals), "values": vals, "seeds": g["seeds"], "pool": g["pools"][0] if g["pools"] else None,
             "pools": g["pools"], "is_baseline": arm == baseline, "_order": order,
+            "variance_sources": variance_sources(g["seeds"], g["draws"]),
         })
     rows.sort(key=lambda r: (sign * r["mean"], r["_order"]))
     for k, r in enumerate(rows):
         r["rank"] = rows[k - 1]["rank"] if k and rows[k - 1]["mean"] == r["mean"] else k + 1
         del r["_order"]
     base = next((r for r in rows if r["is_baseline"]), None)
-    pooled_std, pooled_dof = _pooled_std(rows)
+    pooled, pooled_dof = pooled_std([r["values"] for r in rows])
     for r in rows:
         if base is None:
             r["delta"] = r["delta_baseline_std"] = r["delta_pooled_std"] = r["beats_baseline"] = None
+            r["delta_paired_std"] = None
             continue
         r["delta"] = r["mean"] - base["mean"]
         r["delta_baseline_std"] = (r["delta"] / base["std"]) if base["std"] else None
-        r["delta_pooled_std"] = (r["delta"] / pooled_std) if pooled_std else None
+        r["delta_pooled_std"] = (r["delta"] / pooled) if pooled else None
+        pair = None if r["is_baseline"] else gap(dict(zip(r["seeds"], r["values"])),
+                                                 dict(zip(base["seeds"], base["values"])))["paired"]
+        r["delta_paired_std"] = pair["in_std"] if pair else None
         r["beats_baseline"] = None if r["is_baseline"] else bool(sign * r["delta"] < 0)
-    return rows, pooled_std, pooled_dof
+    return rows, pooled, pooled_dof
 
 
 def _ranked_pools(rows: list[dict], one_per_group: bool, top_n: int | None) -> list[str]:
@@ -206,22 +231,16 @@ def compute_arm_ranking(cfg: dict) -> dict:
     baseline = None if baseline is None else str(baseline)
 
     sign = 1.0 if goal == "minimize" else -1.0  # sort key: smaller is better
-    rows, pooled_std, pooled_dof = _arm_rows(arms, baseline, sign)
+    rows, combined, pooled_dof = _arm_rows(arms, baseline, sign)
     ranking = [r["arm"] for r in rows if not r["is_baseline"]]
     ranked_pools = _ranked_pools(rows, bool(cfg.get("one_per_group")), top_n)
     result = {"metric": metric, "goal": goal, "baseline": baseline, "top_n": top_n, "arms": rows,
               "ranking": ranking, "ranked_pools": ranked_pools, "n_evaluations": len(evaluations),
-              "pooled_std": pooled_std, "pooled_std_dof": pooled_dof}
+              "pooled_std": combined, "pooled_std_dof": pooled_dof, "combined_std": combined,
+              "variance_sources": sorted({s for r in rows for s in r["variance_sources"]},
+                                         key=["training seed", "pool draw"].index)}
     result.update(_seed_agreement(rows, sign))
     return result
-
-
-def _pooled_std(rows: list[dict]) -> tuple[float | None, int]:
-    """Seed std pooled over the arms with >= 2 values, and its degrees of freedom (None, 0 without any)."""
-    dof = sum(r["n"] - 1 for r in rows if r["std"] is not None)
-    if not dof:
-        return None, 0
-    return math.sqrt(sum((r["n"] - 1) * r["std"] ** 2 for r in rows if r["std"] is not None) / dof), dof
 
 
 def _seed_agreement(rows: list[dict], sign: float) -> dict:

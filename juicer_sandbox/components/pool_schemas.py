@@ -100,6 +100,9 @@ SCHEMAS: dict[str, dict] = {
             # no "default" here: a filled-in default would clash with the `seed` alias (42 is applied at run time)
             "shuffle_seed": {"type": "integer", "minimum": 0, "description": "default 42"},
             "seed": {"type": "integer", "minimum": 0, "description": "alias of shuffle_seed"},
+            "fixed_draw_seed": {"type": ["integer", "null"], "minimum": 0, "default": None,
+                                "description": "when set, wins over shuffle_seed: a per-seed job (shuffle_seed: "
+                                               "'{seed}') then draws the same pool for every training seed"},
         },
         ["dataset_path", "export_path"],
     ),

@@ -51,6 +51,10 @@ Types and file names
     (the original iterated it character by character).
 
 ``data_pool_downsampling``
+    A draw per seed: ``shuffle_seed: "{seed}"`` in a job expanded over the training seeds gives every seed its own
+    draw (the default in the shipped experiments: training seed and pool draw vary together); ``fixed_draw_seed``
+    (a matrix constant) freezes the draw while the training seed varies. ``<pool>.draw.json`` records the draw
+    (``source``, ``draw_seed``, ``k``, ``of``) for :mod:`.variance`.
     Each pool becomes ``rows[default_rng(shuffle_seed).permutation(n)[:k]]`` with ``k = min(target_num_samples, n)``
     (``target_num_samples`` defaults to the smallest pool's size; ``seed`` is accepted as an alias of
     ``shuffle_seed`` because a shipped original recipe uses it). ``<export>/<basename>_<k>.jsonl`` names the ACTUAL
@@ -75,6 +79,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ComponentConfigError
+from ..io import write_json
 from .config_helpers import check_keys, check_unique_names, data_basename, export_dir, input_paths
 from .dataset_rows import read_rows
 from .pool_construction import construct_pools
@@ -187,6 +192,8 @@ def downsample_pools(cfg: dict) -> list[str]:
     if seed is not None and alias is not None and seed != alias:
         raise ComponentConfigError(f"conflicts with shuffle_seed ({seed}); give only one of them", key="seed")
     seed = seed if seed is not None else alias if alias is not None else DEFAULT_SEED
+    fixed = int_option(cfg, "fixed_draw_seed", None, 0)
+    seed = fixed if fixed is not None else seed
 
     like = cfg.get("target_like")
     if like is not None:
@@ -200,7 +207,11 @@ def downsample_pools(cfg: dict) -> list[str]:
     for path, rows in zip(paths, pools):
         k = min(target, len(rows))
         picked = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))[:k]]
-        outputs.append(write_pool(out / f"{data_basename(path)}_{k}.jsonl", picked))
+        dest = out / f"{data_basename(path)}_{k}.jsonl"
+        outputs.append(write_pool(dest, picked))
+        # which draw this pool is: arm_ranking reads it to say whether pool draws vary between an arm's runs
+        write_json(str(dest) + ".draw.json", {"source": data_basename(path), "draw_seed": seed, "k": k,
+                                              "of": len(rows)})
     return outputs
 
 

@@ -28,17 +28,22 @@ def mean_std_cell(row: dict, digits: int = 4) -> str:
         else f"{row['mean']:.{digits}f}"
 
 
+def sources_text(result: dict) -> str:
+    """Which noise sources the combined std includes, e.g. 'training seed + pool draw'."""
+    return " + ".join(result.get("variance_sources") or []) or "no varying source"
+
+
 def pooled_std_clause(result: dict) -> str:
-    """' and of the seed std pooled over all arms (s, k degrees of freedom)' for a ranking caption; '' without
-    a baseline or without an arm with two seeds."""
+    """' and of the combined std pooled over all arms (s, k degrees of freedom; includes: ...)' for a ranking
+    caption; '' without a baseline or without an arm with two runs."""
     if not (result.get("baseline") and result.get("pooled_std")):
         return ""
-    return (f" and of the seed std pooled over all arms ({result['pooled_std']:.4f}, {result['pooled_std_dof']} "
-            "degrees of freedom)")
+    return (f" and of the combined std pooled over all arms ({result['pooled_std']:.4f}, {result['pooled_std_dof']} "
+            f"degrees of freedom; includes {sources_text(result)}); paired: Δ per seed / std of those differences")
 
 
 TABLE_COLUMNS = ("rank", "arm", "mean", "std", "n", "delta", "delta_baseline_std", "delta_pooled_std",
-                 "beats_baseline", "is_baseline", "pool")
+                 "delta_paired_std", "beats_baseline", "is_baseline", "pool")
 
 
 def ranking_csv(result: dict) -> str:
@@ -46,7 +51,7 @@ def ranking_csv(result: dict) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(TABLE_COLUMNS)
     for r in result["arms"]:
-        w.writerow(["" if r[c] is None else (repr(r[c]) if isinstance(r[c], float) else r[c]) for c in TABLE_COLUMNS])
+        w.writerow(["" if r.get(c) is None else (repr(r[c]) if isinstance(r[c], float) else r[c]) for c in TABLE_COLUMNS])
     return buf.getvalue()
 
 
@@ -60,7 +65,7 @@ def ranking_markdown(result: dict, title: str | None = None) -> list[str]:
               + (f"; Δ = mean − mean({base}), also in units of std({base})" if base else "") + pooled + ".", ""]
     head = ["rank", "arm", f"{metric} mean ± std", "n"]
     if base:
-        head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / pooled std"] if pooled else [])
+        head += [f"Δ vs {base}", f"Δ / std({base})"] + (["Δ / combined std", "Δ / paired std"] if pooled else [])
     head.append("pool")
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["arms"]:
@@ -70,7 +75,8 @@ def ranking_markdown(result: dict, title: str | None = None) -> list[str]:
             cells += ["" if r["is_baseline"] else _signed(r["delta"]),
                       "" if r["is_baseline"] else _signed(r["delta_baseline_std"], 2)]
             if pooled:
-                cells.append("" if r["is_baseline"] else _signed(r["delta_pooled_std"], 2))
+                cells += ["" if r["is_baseline"] else _signed(r["delta_pooled_std"], 2),
+                          "" if r["is_baseline"] else _signed(r.get("delta_paired_std"), 2)]
         cells.append(f"`{r['pool']}`" if r.get("pool") else "")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")

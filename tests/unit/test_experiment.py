@@ -125,9 +125,10 @@ def test_arm_ranking_hand_computed(tmp_path):
     assert [r["arm"] for r in table] == ["B", "C", "A", "random"]
     assert float(table[0]["mean"]) == pytest.approx(1.2) and table[0]["pool"] == "pools/b.jsonl"
     md = (tmp_path / "rank/ranking.md").read_text()
-    assert "| 1 | B | 1.2000 ± 0.2828 | 2 | -1.3000 | -1.84 | -2.08 | `pools/b.jsonl` |" in md
-    assert "| 4 | random (baseline) | 2.5000 ± 0.7071 | 2 |  |  |  |" in md
-    assert "seed std pooled over all arms (0.6255, 4 degrees of freedom)" in md
+    assert "| 1 | B | 1.2000 ± 0.2828 | 2 | -1.3000 | -1.84 | -2.08 | -1.31 | `pools/b.jsonl` |" in md
+    assert "| 4 | random (baseline) | 2.5000 ± 0.7071 | 2 |  |  |  |  |" in md
+    assert "combined std pooled over all arms (0.6255, 4 degrees of freedom; includes training seed)" in md
+    assert result["variance_sources"] == ["training seed"] and result["combined_std"] == pytest.approx(pooled)
     assert "Kendall τ between the rankings of seed 0 and seed 1: +0.333 (4 arms)." in md and "seed pairs" not in md
 
 
