@@ -3,7 +3,8 @@
 Runs the demo's data loop once and trains the tiny LM on the raw, refined and same-size random
 data with several seeds at a larger budget (default 3 seeds x 1M tokens), through `snakemake`
 in a temporary directory. Prints mean ± std per arm and the refined-vs-raw and
-refined-vs-random gaps in units of the seed standard deviation (target: > 3).
+refined-vs-random gaps in units of the combined std (target: > 3); the random arm draws its docs with each
+seed, so its spread includes the pool draw.
 
     python bench/bench_thorough.py [--seeds 3] [--tokens 1000000] [--keep]
 """
@@ -23,6 +24,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from juicer_sandbox.components import variance  # noqa: E402
 
 
 def build_sandbox(workdir: Path, seeds: int, tokens: int, raw: str | None = None, val: str | None = None) -> Path:
@@ -39,15 +42,25 @@ def build_sandbox(workdir: Path, seeds: int, tokens: int, raw: str | None = None
         if job.get("dj_configs") == "config/recipes/text_filters.yaml":
             job["dj_configs"] = str(REPO / "config/recipes/text_filters.yaml")
         extra = job.get("extra_configs") or {}
+        if job.get("meta_name") == "random_arm":  # one draw per seed: the error bars include the pool draw
+            job["extra_configs"] = {**extra, "shuffle_seed": "{seed}"}
+            job["meta_name"] += "_s{seed}"
+            job["foreach"] = ["seed"]
         if job["hook"] == "TrainModelHook" and extra.get("type") == "causal_lm":
             job["extra_configs"] = {**extra, "seed": "{seed}", "max_tokens": "{tokens}"}
             job["meta_name"] += "_s{seed}"
             job["foreach"] = ["seed"]
+            job["input"] = {k: v.replace("random_arm.res_1", "random_arm_s{seed}.res_1")
+                            for k, v in (job.get("input") or {}).items()}
         if job["hook"] == "EvaluateModelHook":
             job["extra_configs"] = {**extra, "seed": "{seed}"}
             job["input"] = {k: v.replace(".res_1", "_s{seed}.res_1") for k, v in job["input"].items()}
+            if extra.get("arm") == "random":
+                job["input"]["extra_configs.pool"] = "anonymous.random_arm_s{seed}.res_1"
             job["meta_name"] += "_s{seed}"
             job["foreach"] = ["seed"]
+        if job.get("meta_name") == "rank_arms":
+            job["input"] = {k: v for k, v in job["input"].items() if not k.endswith(".random")}
     path = workdir / "thorough.yaml"
     path.write_text(yaml.safe_dump(demo, sort_keys=False))
     return path
@@ -90,12 +103,12 @@ def main() -> int:
         print(f"{arm:10s} {statistics.fmean(losses):10.4f} {std:8.4f} {len(losses):2d}  "
               + " ".join(f"{v:.4f}" for v in losses))
     refined = arms["refined"]
+    print("combined std: training seed + pool draw for the random arm (one draw per seed), training seed for the "
+          "others (their pools are fixed)")
     for other in ("raw", "random"):
-        gap = statistics.fmean(arms[other]) - statistics.fmean(refined)
-        # pooled seed standard deviation of the two arms
-        pooled = statistics.fmean([statistics.variance(refined), statistics.variance(arms[other])]) ** 0.5 \
-            if len(refined) > 1 else float("nan")
-        print(f"refined vs {other}: gap {gap:.4f} nats = {gap / pooled:.1f} seed std (target > 3)")
+        g = variance.gap(dict(enumerate(arms[other])), dict(enumerate(refined)))
+        print(f"refined vs {other}: gap {g['delta']:.4f} nats = "
+              f"{g['in_std'] if g['in_std'] is not None else float('nan'):.1f} combined std (target > 3)")
         print("  " + paired_gap(arms[other], refined))
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
