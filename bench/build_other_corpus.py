@@ -8,11 +8,19 @@ of /usr/bin binaries (blobs), one-line headings (short). Standard library only; 
 (sorted file lists, seeded shuffle). Each row: {"text", "meta": {"source", "kind"}}.
 
     python bench/build_other_corpus.py --out /tmp/other_corpus.jsonl --docs 20000
+    python bench/build_other_corpus.py --out /tmp/o.jsonl --val-out /tmp/o_val.jsonl --reference-out /tmp/o_ref.jsonl
+
+With --val-out / --reference-out, prose is held out *by source file* (a hash of the file's path): one file in ten
+feeds the clean validation split, another one in ten the clean reference set (for reference perplexity, the
+quality classifier and threshold search; never the validation split), and neither contributes to the raw corpus.
+Needs no apt: it reads what is installed (documentation, manual pages, binaries); the packages of a Debian system
+give a different corpus, so the command prints the kinds it got.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -84,12 +92,24 @@ def blobs(root="/usr/bin", n=600):
         yield "blob", f"bin/{name}", data.hex(" ", 2)
 
 
-def build(docs: int, seed: int) -> list[dict]:
+def _held(source: str, seed: int) -> str | None:
+    """'val' or 'reference' for one prose source file in ten each (by a hash of its path), else None."""
+    h = int(hashlib.sha256(f"{seed}:{source}".encode()).hexdigest(), 16) % 10
+    return "val" if h == 0 else "reference" if h == 1 else None
+
+
+def build(docs: int, seed: int, held: dict | None = None) -> list[dict]:
+    """The raw corpus; with ``held`` (a dict), prose of held-out files goes to held['val'] / held['reference']."""
     rng = random.Random(seed)
     pools: dict[str, list] = {}
     for gen in (prose_and_headings(), man_pages(), blobs()):
         for kind, source, text in gen:
-            pools.setdefault(kind, []).append({"text": text, "meta": {"source": source, "kind": kind}})
+            row = {"text": text, "meta": {"source": source, "kind": kind}}
+            part = _held(source, seed) if held is not None and kind == "prose" else None
+            if part:
+                held.setdefault(part, []).append(row)
+                continue
+            pools.setdefault(kind, []).append(row)
     share = {"prose": 0.6, "short": 0.12, "markup": 0.12, "non-english": 0.1, "blob": 0.06}
     rows = []
     for kind, frac in share.items():
@@ -108,8 +128,20 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--docs", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--val-out", help="clean validation split (prose of held-out files)")
+    ap.add_argument("--reference-out", help="clean reference set (prose of other held-out files)")
+    ap.add_argument("--held-docs", type=int, default=1000, help="documents at most in each held-out file")
     args = ap.parse_args()
-    rows = build(args.docs, args.seed)
+    held: dict | None = {} if (args.val_out or args.reference_out) else None
+    rows = build(args.docs, args.seed, held)
+    for part, path in (("val", args.val_out), ("reference", args.reference_out)):
+        if path:
+            part_rows = (held or {}).get(part, [])
+            random.Random(f"{args.seed}:{part}").shuffle(part_rows)
+            with open(path, "w", encoding="utf-8") as fh:
+                for r in part_rows[: args.held_docs]:
+                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+            print(f"{min(len(part_rows), args.held_docs)} held-out prose docs ({part}) -> {path}")
     with open(args.out, "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -1,4 +1,5 @@
-"""Data evaluators beyond mse/accuracy: a GPT-3-style quality classifier and a stats comparison."""
+"""Data evaluators beyond mse/accuracy: GPT-3-style quality classifiers (n-grams; n-grams + Data-Juicer stats)
+and a stats comparison."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,6 +53,53 @@ def text_quality_classifier(cfg: dict) -> float:
     return float(np.mean(scores)) if len(scores) else 0.0
 
 
+def _numeric_stats(rows: list[dict]) -> list[str]:
+    """Stats numeric in every row (sorted): the classifier's stat features by default."""
+    keys = None
+    for r in rows:
+        st = r.get(DJ_STATS) or {}
+        mine = {k for k, v in st.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        keys = mine if keys is None else keys & mine
+    return sorted(keys or [])
+
+
+def stats_quality_classifier(cfg: dict) -> tuple[str, dict]:
+    """Reference-vs-raw classifier on Data-Juicer stats + hashed n-grams (models/stat_quality.py; GPT-3 method).
+
+    `reference_path`: the clean reference set probed with the same recipe (its rows carry the same stats; never
+    the evaluation split); `dataset_path`: the probed raw pool (also the negatives unless `negative_path`).
+    `stats`: the stat features (default: every stat numeric in all rows of both). Writes `scored.jsonl` (the
+    dataset with `__dj__stats__.quality_score` = P(reference-like)), `kept.jsonl` (score >= `threshold`,
+    default 0.5: the balanced classifier's decision boundary, not a tuned value) and the model. Returns
+    (the scored dataset, metrics with the held-out reference/raw AUC)."""
+    from ..models.stat_quality import train_with_auc
+
+    key = cfg.get("text_key", "text")
+    data = cfg["dataset_path"]
+    data = data[0] if isinstance(data, list) else data
+    ref = list(iter_jsonl(cfg["reference_path"]))
+    rows = list(iter_jsonl(data))
+    neg = rows if not cfg.get("negative_path") else list(iter_jsonl(cfg["negative_path"]))
+    stats = cfg.get("stats") or [s for s in _numeric_stats(ref) if s in set(_numeric_stats(neg))]
+    if not stats:
+        raise ComponentConfigError("no stat is numeric in every row of both the reference and the raw pool; probe "
+                                   "both with the same recipe or name `stats`", key="stats")
+    model, info = train_with_auc([(r[key], r.get(DJ_STATS) or {}) for r in ref],
+                                 [(r[key], r.get(DJ_STATS) or {}) for r in neg], stats, seed=cfg.get("seed", 42))
+    scores = model.score([r[key] for r in rows], [r.get(DJ_STATS) or {} for r in rows])
+    out = Path(cfg["export_path"])
+    model.save(out / "stat_quality_classifier.npz")
+    threshold = cfg.get("threshold", 0.5)
+    for r, sc in zip(rows, scores):
+        r[DJ_STATS] = {**(r.get(DJ_STATS) or {}), "quality_score": float(sc)}
+    scored = out / "scored.jsonl"
+    write_jsonl(scored, rows)
+    kept = write_jsonl(out / "kept.jsonl", (r for r, sc in zip(rows, scores) if sc >= threshold))
+    info.update(threshold=threshold, kept=kept, total=len(rows), mean_score=float(np.mean(scores)))
+    write_json(out / "classifier.json", info)
+    return str(scored), info
+
+
 def _stats_rows(path: str):
     for row in iter_jsonl(path):
         yield row.get(DJ_STATS, {})
@@ -79,13 +127,21 @@ def stats_comparison(cfg: dict) -> dict:
 
 _PATH = {"type": ["string", "array"], "items": {"type": "string"}}
 _COMMON = {"type": {"type": "string"}, "export_path": {"type": ["string", "null"]}, "seed": {"type": "integer"}}
-DATA_EVALUATORS = {"text_quality_classifier": text_quality_classifier, "stats_comparison": stats_comparison}
+DATA_EVALUATORS = {"text_quality_classifier": text_quality_classifier, "stats_comparison": stats_comparison,
+                   "stats_quality_classifier": stats_quality_classifier}
+OUTPUTS = {"stats_quality_classifier": 2}
 SCHEMAS = {
     "text_quality_classifier": {
         "type": "object", "additionalProperties": False, "required": ["dataset_path", "reference_path"],
         "properties": {**_COMMON, "dataset_path": _PATH, "reference_path": {"type": "string"},
                        "negative_path": {"type": ["string", "null"]}, "text_key": {"type": "string"},
                        "keep_rule": {"enum": [None, "gpt3", "threshold"]}, "threshold": {"type": "number"}}},
+    "stats_quality_classifier": {
+        "type": "object", "additionalProperties": False, "required": ["dataset_path", "reference_path"],
+        "properties": {**_COMMON, "dataset_path": _PATH, "reference_path": {"type": "string"},
+                       "negative_path": {"type": ["string", "null"]}, "text_key": {"type": "string"},
+                       "stats": {"type": ["array", "null"], "items": {"type": "string"}},
+                       "threshold": {"type": "number", "minimum": 0, "maximum": 1}}},
     "stats_comparison": {
         "type": "object", "additionalProperties": False, "required": ["before_path", "after_path"],
         "properties": {**_COMMON, "before_path": {"type": "string"}, "after_path": {"type": "string"}}},

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..core.names import DJ_STATS
 from ..dj import stat_map
 from ..dj.recipe import iter_ops
 from ..errors import ComponentConfigError, ConfigError
@@ -90,6 +91,19 @@ def _bound_value(raw: float, binding: stat_map.StatBinding, upper: bool) -> int 
     return stat_map.format_bound(binding, min(max(raw, binding.lo), binding.hi), upper)
 
 
+def bindings_of(name: str, args: Mapping[str, Any] | None) -> list[stat_map.StatBinding]:
+    """The op's stat bindings (:mod:`juicer_sandbox.dj.stat_map`), plus ``specified_numeric_field_filter`` on a stat
+    (``field_key: __dj__stats__.<stat>``, bounds ``min_value``/``max_value``): how a stat no Data-Juicer op computes
+    (``ref_loss`` of reference perplexity, ``model_loss``, ``quality_score``) is bounded in a recipe."""
+    if name == "specified_numeric_field_filter":
+        key = str((args or {}).get("field_key") or "")
+        if key.startswith(DJ_STATS + ".") and key.count(".") == 1:
+            return [stat_map.StatBinding(key.split(".", 1)[1], "min_value", "max_value", -math.inf, math.inf,
+                                         float)]
+        return []
+    return stat_map.lookup(name, args)
+
+
 def refine_recipe_k_sigma(
     recipe: Mapping[str, Any],
     overall: Mapping[str, Mapping[str, Any]],
@@ -133,7 +147,7 @@ def refine_recipe_k_sigma(
                 f"the arguments of {name} must be a mapping or empty, got {type(args).__name__}",
                 key=f"process[{idx}].{name}",
             )
-        bindings = stat_map.lookup(name, args)
+        bindings = bindings_of(name, args)
         if not bindings:
             reason = (
                 "no stat binding in stat_map for this filter"
@@ -220,7 +234,7 @@ def tighten_only(original: Mapping[str, Any], refined: Mapping[str, Any]) -> dic
     mean +/- k*std can be looser than the recipe's own thresholds."""
     refined = copy.deepcopy(dict(refined))
     for (i, name, old), (_, _, new) in zip(iter_ops(dict(original)), iter_ops(refined)):
-        for b in stat_map.lookup(name, old):
+        for b in bindings_of(name, old):
             for arg, pick in ((b.min_arg, max), (b.max_arg, min)):
                 # compared as the op reads them (sizes like "1MB", ratios like "9/21"); the winner keeps its form
                 mine, theirs = stat_map.parse_bound(b, old.get(arg)), stat_map.parse_bound(b, new.get(arg))

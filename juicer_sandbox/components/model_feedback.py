@@ -4,9 +4,16 @@ the original). Each method takes the job's recipe and extra_configs and returns 
 * ``loss_threshold``: extra_configs.dataset_path is a dataset probed by ProbeViaModelInferHook;
   the recipe adds a filter keeping samples whose model loss is at most the ``keep_quantile``
   quantile (default 0.8) or mean + ``k``*std.
+  ``stat`` names another per-sample stat (``ref_loss``: CCNet-style reference perplexity,
+  components/reference_perplexity.py). With ``reference_path`` (the scored held-out reference, or the
+  artifacts of the ProbeViaModelInferHook job that wrote it) the threshold is the
+  ``reference_quantile`` (default 0.9) of the stat over the held-out reference: data-driven.
 * ``best_pools``: extra_configs.dataset_path lists pools ranked best first (e.g. by
   GeneralProbeHook after training a model per pool); each op's bounds become the stat range of
   the best pool split on that op's stat.
+* ``threshold_search``: Optuna over the recipe's op thresholds with a tiny LM's loss on a clean
+  reference as the objective at a small budget, validated at a larger one; returns the recipe
+  (components/threshold_search.py).
 """
 from __future__ import annotations
 
@@ -24,8 +31,16 @@ from ..io import iter_jsonl
 def loss_threshold(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
     """Keep samples whose model loss is at most a threshold (a quantile, or mean + k*std)."""
     path = extra["dataset_path"]
-    losses = np.array([row[DJ_STATS]["model_loss"] for row in iter_jsonl(path)], dtype=float)
-    if "k" in extra:
+    path = path if isinstance(path, str) else path[0]
+    stat = extra.get("stat") or "model_loss"
+    losses = np.array([row[DJ_STATS][stat] for row in iter_jsonl(path)], dtype=float)
+    if extra.get("reference_path"):
+        from .reference_perplexity import reference_threshold
+
+        q = extra.get("reference_quantile", 0.9)
+        threshold = reference_threshold(extra["reference_path"], stat, q)
+        rule = f"quantile {q} of the held-out reference"
+    elif "k" in extra:
         threshold = float(losses.mean() + extra["k"] * losses.std(ddof=1))
         rule = f"mean + {extra['k']} * std"
     else:
@@ -35,9 +50,9 @@ def loss_threshold(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
     recipe = copy.deepcopy(recipe or {})
     recipe["dataset_path"] = path  # the probed copy: it carries the model_loss stat
     recipe.setdefault("process", []).append(
-        {"specified_numeric_field_filter": {"field_key": f"{DJ_STATS}.model_loss", "max_value": threshold}})
+        {"specified_numeric_field_filter": {"field_key": f"{DJ_STATS}.{stat}", "max_value": threshold}})
     kept = int((losses <= threshold).sum())
-    return recipe, {"method": "loss_threshold", "rule": rule, "threshold": threshold,
+    return recipe, {"method": "loss_threshold", "stat": stat, "rule": rule, "threshold": threshold,
                     "expected_kept": kept, "samples": int(losses.size)}
 
 
@@ -69,4 +84,10 @@ def best_pools(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
     return recipe, {"method": "best_pools", "changes": changes}
 
 
-METHODS = {"loss_threshold": loss_threshold, "best_pools": best_pools}
+def threshold_search(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
+    from .threshold_search import threshold_search as search
+
+    return search(recipe, extra)
+
+
+METHODS = {"loss_threshold": loss_threshold, "best_pools": best_pools, "threshold_search": threshold_search}

@@ -46,15 +46,19 @@ def refine_via_ksigma(run: Run) -> Result:
 
 
 def refine_via_model_feedback(run: Run) -> Result:
-    """RefineRecipeViaModelFeedbackHook: extra_configs.method `loss_threshold` (default) or
-    `best_pools`, both in components/model_feedback.py; path_refined_recipe names the recipe."""
+    """RefineRecipeViaModelFeedbackHook: extra_configs.method `loss_threshold` (default), `best_pools`
+    or `threshold_search`, in components/model_feedback.py; path_refined_recipe names the recipe."""
     from ..components.model_feedback import METHODS
     from ..dj.recipe import write_recipe
 
     method = run.extra.get("method", "loss_threshold")
     if method not in METHODS:
         raise ComponentConfigError(f"unknown method {method!r}; valid: {', '.join(METHODS)}", key="method")
-    recipe, info = METHODS[method](run.dj, run.extra)
+    extra = dict(run.extra)
+    if method == "threshold_search":
+        extra.setdefault("threads", run.threads)
+        extra.setdefault("seed", run.seed)
+    recipe, info = METHODS[method](run.dj, extra)
     out = _recipe_out(run, "path_refined_recipe", "model_feedback_recipe.yaml")
     write_recipe(recipe, out)
     write_json(run.artifacts / "feedback.json", info)

@@ -174,12 +174,31 @@ def train_quality_classifier(
     model = QualityClassifier(weights=np.zeros(n_features, dtype=np.float64), bias=0.0, n_features=n_features,
                               ngram=ngram, seed=seed, lowercase=lowercase)
     indptr, indices, data = model.featurize(pos + neg)
-    data = data.astype(np.float64)
-    n = len(pos) + len(neg)
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    sw = np.concatenate([np.full(len(pos), 0.5 / len(pos)), np.full(len(neg), 0.5 / len(neg))])
-    rows = np.repeat(np.arange(n), np.diff(indptr))
+    w, b, loss = fit_logistic_csr(indptr, indices, data.astype(np.float64), y, n_features, l2=l2,
+                                  iterations=iterations, lr=lr)
+    model.weights = w.astype(np.float32)
+    model.bias = float(b)
+    train_pred = _sigmoid(model._logits_csr(indptr, indices, data)) > 0.5
+    model.meta = {
+        "n_pos": len(pos),
+        "n_neg": len(neg),
+        "l2": l2,
+        "iterations": iterations,
+        "lr": lr,
+        "final_loss": loss,
+        "train_balanced_accuracy": float(0.5 * train_pred[: len(pos)].mean() + 0.5 * (~train_pred[len(pos):]).mean()),
+    }
+    return model
 
+
+def fit_logistic_csr(indptr, indices, data, y, n_features: int, *, l2: float = 1e-4, iterations: int = 300,
+                     lr: float = 0.1) -> tuple[np.ndarray, float, float]:
+    """Class-balanced L2 logistic regression on CSR rows, full-batch Adam; returns (weights, bias, final loss)."""
+    n = len(y)
+    n_pos = int(y.sum())
+    sw = np.where(y > 0, 0.5 / max(n_pos, 1), 0.5 / max(n - n_pos, 1))
+    rows = np.repeat(np.arange(n), np.diff(indptr))
     w = np.zeros(n_features)
     b = 0.0
     m_w, v_w = np.zeros(n_features), np.zeros(n_features)
@@ -202,20 +221,7 @@ def train_quality_classifier(
         if it == iterations:
             pc = np.clip(p, 1e-12, 1 - 1e-12)
             loss = float(-(sw * (y * np.log(pc) + (1 - y) * np.log(1 - pc))).sum())
-
-    model.weights = w.astype(np.float32)
-    model.bias = float(b)
-    train_pred = _sigmoid(model._logits_csr(indptr, indices, data)) > 0.5
-    model.meta = {
-        "n_pos": len(pos),
-        "n_neg": len(neg),
-        "l2": l2,
-        "iterations": iterations,
-        "lr": lr,
-        "final_loss": loss,
-        "train_balanced_accuracy": float(0.5 * train_pred[: len(pos)].mean() + 0.5 * (~train_pred[len(pos):]).mean()),
-    }
-    return model
+    return w, float(b), loss
 
 
 def gpt3_keep(scores: Sequence[float] | np.ndarray, alpha: float = 9.0, seed: int = 0) -> np.ndarray:
