@@ -5,8 +5,9 @@ References: DJ-Sandbox (Chen et al. 2024, arXiv 2407.11784) closes the loop from
 recipe; Data-Juicer's HPO tool (``tools/hpo``) searches recipe arguments with a proxy model's score; the sampler is
 Optuna's TPE (Akiba et al. 2019; Bergstra et al. 2011). Here, in one job:
 
-* **search space**: every bound of every op whose stat the rows carry (:func:`.ksigma.bindings_of`: the
-  ``dj/stat_map.py`` table, plus ``specified_numeric_field_filter`` on a stat such as ``ref_loss``). A lower bound is
+* **search space**: every bound the recipe writes (``all_bounds: true``: every bound) of every op whose stat the
+  rows carry (:func:`.ksigma.bindings_of`: the ``dj/stat_map.py`` table, plus ``specified_numeric_field_filter`` on
+  a stat such as ``ref_loss``); the recipe's values themselves are not used. A lower bound is
   the ``q``-quantile of its stat over the dataset with ``q`` in [0, ``max_cut``], an upper bound the
   ``1 - q``-quantile; quantiles keep the space scale-free, so nothing is set by hand.
 * **objective**: the documents the bounds keep (decided on the stored stats, as Data-Juicer's filters decide,
@@ -42,8 +43,10 @@ DEFAULT_MODEL = {"type": "causal_lm", "arch": "gpt2", "n_layer": 2, "d_model": 1
 CHARS_PER_TOKEN = 3.5  # BPE-2048 on English prose; only sizes the training draw
 
 
-def search_space(recipe: dict, rows: list[dict]) -> list[dict]:
-    """One entry per searchable bound: op index and name, argument, stat, side, its stat column."""
+def search_space(recipe: dict, rows: list[dict], all_bounds: bool = False) -> list[dict]:
+    """One entry per searchable bound: op index and name, argument, stat, side, its stat column. Only the bounds
+    the recipe writes (the user says which side of a stat matters, as the original k-sigma's rule), or every
+    bound of every mapped op with ``all_bounds``."""
     space = []
     for i, entry in enumerate(recipe.get("process") or []):
         if not isinstance(entry, dict) or len(entry) != 1:
@@ -56,7 +59,7 @@ def search_space(recipe: dict, rows: list[dict]) -> list[dict]:
             if np.isnan(col).all():
                 continue
             for arg, upper in ((b.min_arg, False), (b.max_arg, True)):
-                if arg:
+                if arg and (all_bounds or arg in (args or {})):
                     space.append({"op_index": i, "op": name, "arg": arg, "stat": b.stat, "upper": upper,
                                   "type": b.arg_type, "lo": b.lo, "hi": b.hi, "values": col})
     return space
@@ -122,8 +125,8 @@ def lm_objective(rows: list[dict], keep: np.ndarray, tokens: int, ctx: dict, see
     data = work / "train.jsonl"
     write_jsonl(data, ({"text": rows[i].get(ctx["text_key"], "")} for i in sorted(order[:n])))
     model = {**DEFAULT_MODEL, **ctx["model"], "max_tokens": int(tokens), "seed": seed}
-    train_lm(model, data, work / "model", ctx["tokenizer_path"], threads=ctx["threads"], progress=False)
-    return float(evaluate_lm(work / "model", ctx["eval_path"], threads=ctx["threads"],
+    train_lm(model, data, work / "lm", ctx["tokenizer_path"], threads=ctx["threads"], progress=False)
+    return float(evaluate_lm(work / "lm" / "model", ctx["eval_path"], threads=ctx["threads"],
                              max_tokens=ctx["eval_tokens"])["loss"])
 
 
@@ -146,7 +149,7 @@ def threshold_search(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
     opt = _options(extra)
     rows = list(iter_jsonl(opt["dataset"]))
     recipe = copy.deepcopy(recipe or {})
-    space = search_space(recipe, rows)
+    space = search_space(recipe, rows, bool(extra.get("all_bounds")))
     if not space:
         raise ComponentConfigError("no op of the recipe bounds a stat the dataset carries; probe the dataset with "
                                    "the recipe first", key="dataset_path")
