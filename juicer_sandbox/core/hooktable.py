@@ -65,7 +65,7 @@ HOOKS: dict[str, HookSpec] = {
         HookSpec("RefineRecipeViaKSigmaHook", "refine_via_ksigma", "refine", uses_dj=True,
                  produces=("extra_configs.path_k_sigma_recipe",), priority=10,
                  pairs_with=Pairing("ProbeViaAnalyzerHook", "__stats__", "extra_configs.stats_path")),
-        HookSpec("RefineRecipeViaModelFeedbackHook", "refine_via_model_feedback", "refine", uses_dj=True,
+        HookSpec("RefineRecipeViaModelFeedbackHook", "refine_via_model_feedback", "refine_feedback", uses_dj=True,
                  produces=("extra_configs.path_refined_recipe",)),
         # execution: process data, build pools, convert formats, train and run models
         HookSpec("ProcessDataHook", "process_data", "execute", uses_dj=True,

@@ -1,4 +1,4 @@
-"""Refine hooks: a new Data-Juicer recipe from probe results or model feedback."""
+"""RefineRecipeViaKSigmaHook: a new Data-Juicer recipe from probe results (model feedback: refine_feedback.py)."""
 from __future__ import annotations
 
 import logging
@@ -43,23 +43,3 @@ def refine_via_ksigma(run: Run) -> Result:
     log.info("k=%s: %d bounds set, %d ops skipped", k, set_count, sum(1 for c in changes if c.get("action") != "set"))
     return Result(outputs=str(out), metrics={"k": k, "bounds_set": set_count, "changes": changes},
                   exports={"extra_configs.path_k_sigma_recipe": str(out)})
-
-
-def refine_via_model_feedback(run: Run) -> Result:
-    """RefineRecipeViaModelFeedbackHook: extra_configs.method `loss_threshold` (default), `best_pools`
-    or `threshold_search`, in components/model_feedback.py; path_refined_recipe names the recipe."""
-    from ..components.model_feedback import METHODS
-    from ..dj.recipe import write_recipe
-
-    method = run.extra.get("method", "loss_threshold")
-    if method not in METHODS:
-        raise ComponentConfigError(f"unknown method {method!r}; valid: {', '.join(METHODS)}", key="method")
-    extra = dict(run.extra)
-    if method == "threshold_search":
-        extra.setdefault("threads", run.threads)
-        extra.setdefault("seed", run.seed)
-    recipe, info = METHODS[method](run.dj, extra)
-    out = _recipe_out(run, "path_refined_recipe", "model_feedback_recipe.yaml")
-    write_recipe(recipe, out)
-    write_json(run.artifacts / "feedback.json", info)
-    return Result(outputs=str(out), metrics=info, exports={"extra_configs.path_refined_recipe": str(out)})

@@ -16,7 +16,7 @@ def test_loss_threshold_by_quantile_keeps_the_low_loss_samples(tmp_path):
                                               for t, v in zip("abcde", [1.0, 2.0, 3.0, 4.0, 5.0])])
     recipe = {"process": [{"text_length_filter": {"min_len": 5}}]}
     out, info = loss_threshold(recipe, {"dataset_path": data, "keep_quantile": 0.5})
-    assert info == {"method": "loss_threshold", "rule": "quantile 0.5", "threshold": 3.0, "expected_kept": 3,
+    assert info == {"method": "loss_threshold", "stat": "model_loss", "rule": "quantile 0.5", "threshold": 3.0, "expected_kept": 3,
                     "samples": 5}
     assert out["dataset_path"] == data
     assert out["process"][-1] == {"specified_numeric_field_filter": {"field_key": "__dj__stats__.model_loss",
