@@ -65,7 +65,9 @@ def main() -> int:
         if ranking.is_file():
             r = json.loads(ranking.read_text())
             tau = (r.get("kendall_tau") or {}).get("tau")
-            print(f"  {j['job']}: best {r['ranking'][:4]}; Kendall tau between seeds: {tau}")
+            cs = r.get("combined_std")
+            print(f"  {j['job']}: best {r['ranking'][:4]}; Kendall tau between seeds: {tau}; combined std "
+                  f"{'n/a' if cs is None else f'{cs:.4f}'} (includes {' + '.join(r.get('variance_sources') or []) or '-'})")
         else:
             print(f"  {j['job']}: {j['outputs'].get('res_1')}")
     md = (out / "summary.md").read_text()
