@@ -77,6 +77,14 @@ def test_reference_perplexity_stat_drives_k_sigma_pools_and_model_feedback(tmp_p
     args = refined["process"][0]["specified_numeric_field_filter"]
     assert args["max_value"] == pytest.approx(losses.mean() + losses.std(ddof=1))
     assert {c["arg"] for c in changes if c["action"] == "set"} == {"min_value", "max_value"}
+    # pools: CCNet's head / middle / tail are the thirds of the stat
+    from juicer_sandbox.components.pools import MANIPULATORS
+
+    head, _, tail = MANIPULATORS["data_pool_construction"]({
+        "dataset_path": str(tmp_path / "scored.jsonl"), "export_path": str(tmp_path / "pools"), "stats": ["ref_loss"]})
+    head_texts = {r["text"] for r in iter_jsonl(head)}
+    assert len(head_texts) == 33 and head_texts <= set(texts[:60])  # the head is all prose
+    assert {r["text"] for r in iter_jsonl(tail)} <= set(texts[60:])  # the tail is all blobs
 
 
 def test_auc_math():
