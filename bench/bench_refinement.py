@@ -12,7 +12,8 @@ on each arm, with --seeds seeds, and evaluated on the corpus's clean validation 
   quantile of the held-out reference;
 * ``classifier``: the stats + n-gram quality classifier (models/stat_quality.py), reference vs raw, keep P >= 0.5;
 * ``search_six``: threshold_search (components/threshold_search.py) over the six ops a DJ-Sandbox demo user brings
-  (no stopword filter), objective the tiny LM's loss on the reference at budget/4, validated at the budget.
+  (no stopword filter), objective the tiny LM's loss on the reference at budget/4, validated at the budget;
+* ``six_ops+ref_ppl``: those six ops with the thresholds the recipe writes, then the ``ref_ppl`` bound.
 
 No data-driven arm reads a hand-set threshold or the validation split: they learn from the clean reference set
 (demo: the second corpus's held-out reference prose, i.e. generic English documentation; second corpus: its own
@@ -46,7 +47,7 @@ from juicer_sandbox.components.ksigma import refine_from_stats  # noqa: E402
 from juicer_sandbox.components.threshold_search import keep_mask, lm_objective, search_space  # noqa: E402
 from juicer_sandbox.core.names import DJ_STATS  # noqa: E402
 
-DATA_DRIVEN = ("ref_ppl", "classifier", "search_six")
+DATA_DRIVEN = ("ref_ppl", "classifier", "search_six", "six_ops+ref_ppl")
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -138,7 +139,16 @@ def arms_of(rows, ref_rows, recipe, work: Path, args, tok: str, cost: dict) -> d
                                              for d, g in zip(sspace, got)])
     cost["search_six"] = time.perf_counter() - t
     cost["search_six_info"] = sinfo["validation"]
+    masks["six_ops+ref_ppl"] = six_ops_mask(recipe, rows) & masks["ref_ppl"]
     return masks
+
+
+def six_ops_mask(recipe: dict, rows: list[dict]) -> np.ndarray:
+    """The six DJ-demo ops with the thresholds the recipe writes (Data-Juicer's defaults), on the stored stats."""
+    from juicer_sandbox.components.threshold_search import recipe_bounds
+
+    space = search_space(six_op(recipe), rows)
+    return keep_mask(space, recipe_bounds(six_op(recipe), space))
 
 
 def run_corpus(name: str, args, base: Path) -> dict:
@@ -165,6 +175,8 @@ def run_corpus(name: str, args, base: Path) -> dict:
     results: dict[str, dict] = {}
     kinds = [r.get("meta", {}).get("kind") for r in raw]
     for arm in ["raw", "random", "ksigma_hand", *DATA_DRIVEN]:
+        if args.arms and arm not in args.arms.split(","):
+            continue
         losses = {}
         for seed in range(args.seeds):
             if arm == "random":  # its own draw per seed
@@ -203,6 +215,8 @@ def report(res: dict) -> list[str]:
               "| data-driven arm | vs | gap (nats) | in combined std | paired (std of diffs) |", "|---|---|---|---|---|"]
     for arm in DATA_DRIVEN:
         for other in ("ksigma_hand", "random", "raw"):
+            if arm not in arms or other not in arms:
+                continue
             g = variance.gap(arms[other]["losses"], arms[arm]["losses"])
             p = g["paired"]
             lines.append(f"| {arm} | {other} | {g['delta']:+.4f} | {_f(g['in_std'])} | {_f(p and p['in_std'])} |")
@@ -229,6 +243,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--work", help="keep the work files here (default a temp dir)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--arms", help="comma-separated arms to train (default all); the refinements are computed anyway")
     args = ap.parse_args()
     base = Path(args.work or tempfile.mkdtemp(prefix="bench-refinement-"))
     t0 = time.perf_counter()
