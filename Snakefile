@@ -35,9 +35,9 @@ rule all:
     input:
         rules.summarize.output,
         rules.report_assets.output,
-        [PLAN.context_path(job_id) for job_id in PLAN.jobs],
+        job_records,
 
 
-# A real run (not -n; not a job process) holds the work dir's lock and restores deleted exports.
+# A real run with jobs to run (not -n; not a job process) holds the work dir's lock.
 onstart:
     fail_on_user_error(start_run, WORK_DIR)

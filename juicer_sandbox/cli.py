@@ -135,10 +135,25 @@ def cmd_run(args, extra: list[str]) -> int:
         raise SandboxError(f"no Snakefile next to the package ({WORKFLOW_DIR}): install the checkout with "
                            f"`pip install -e <checkout>` (as `make` does) so the workflow is found")
     cmd = snakemake_command(args, parse_overrides(extra)) + snake_args
-    print("juicer-sandbox: " + " ".join(cmd), file=sys.stderr)
     env = dict(os.environ)
+    stamp = None
+    if not (args.dry_run or snake_args or args.profile):  # a plain run may skip Snakemake (juicer_sandbox/noop.py)
+        from . import noop
+
+        stamp = noop.stamp_path(cmd, os.getcwd())
+        if noop.nothing_to_do(stamp, WORKFLOW_DIR):
+            print("juicer-sandbox: nothing to do: the config, recipes, data, code and outputs are as the last "
+                  "complete run left them (Snakemake not started; `-- --forceall` or any snakemake argument "
+                  "starts it)", file=sys.stderr)
+            return 0
+        noop.begin(stamp, WORKFLOW_DIR)
+        env[noop.STAMP_ENV] = stamp
+    print("juicer-sandbox: " + " ".join(cmd), file=sys.stderr)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (WORKFLOW_DIR, env.get("PYTHONPATH")) if p)
-    return subprocess.run(cmd, env=env).returncode
+    returncode = subprocess.run(cmd, env=env).returncode
+    if stamp:
+        noop.finish(stamp, returncode)
+    return returncode
 
 
 def sandbox_configs(paths: list[str]) -> tuple[list[dict], list[dict]]:

@@ -26,16 +26,27 @@ def fail_on_user_error(fn, *args, **kwargs):
         raise SystemExit(1) from None
 
 
+def compile_workflow_plan(config: dict):
+    """The job plan of the workflow config (rules/plan.smk; the no-op check of `juicer-sandbox run`)."""
+    from .config.plan import compile_plan
+
+    return compile_plan(config["sandbox"], config.get("sandbox_overrides"), config.get("hpo_parallel", 2),
+                        config.get("iter_cap", 10))
+
+
 def start_run(work_dir: str) -> None:
-    """Snakefile onstart (a real run, main process): lock the work dir against a second run."""
+    """Snakefile onstart (a real run with jobs to run, main process): lock the work dir against a
+    second run; this directory's no-op stamps (noop.py) no longer hold."""
     from .core.workdir_lock import acquire
+    from .noop import forget_all
 
     acquire(work_dir)
+    forget_all()
 
 
 def restore_deleted_exports(work_dir: str) -> None:
-    """When the Snakefile is read: exports deleted since they were published come back from
-    their artifacts (even when no job has to run)."""
+    """When the DAG of a real run is built (not for -n): exports deleted since they were
+    published come back from their artifacts (even when no job has to run)."""
     from .hooks.exports import restore_exports
 
     for path in restore_exports(work_dir):

@@ -1,19 +1,33 @@
 # Compile the DJ-Sandbox config into the job plan (validation happens here, before any job
 # runs) and provide the input/param functions every hook rule shares.
-from juicer_sandbox.config.paths import work_relative
-from juicer_sandbox.config.plan import compile_plan, dumps_params
-from juicer_sandbox.snakemake_glue import fail_on_user_error, restore_deleted_exports, rule_resources, start_run
+import os
 
-PLAN = fail_on_user_error(
-    compile_plan,
-    config["sandbox"],
-    config.get("sandbox_overrides"),
-    config.get("hpo_parallel", 2),
-    config.get("iter_cap", 10),
+from juicer_sandbox import noop
+from juicer_sandbox.config.paths import work_relative
+from juicer_sandbox.config.plan import dumps_params
+from juicer_sandbox.snakemake_glue import (
+    compile_workflow_plan,
+    fail_on_user_error,
+    restore_deleted_exports,
+    rule_resources,
+    start_run,
 )
+
+PLAN = fail_on_user_error(compile_workflow_plan, config)
 WORK_DIR = PLAN.work_dir
-if workflow.is_main_process:
-    fail_on_user_error(restore_deleted_exports, WORK_DIR)
+# Started by `juicer-sandbox run`: the data files' state as the plan saw them, for its no-op stamp.
+NOOP_INPUTS = noop.input_states(PLAN, config) if workflow.is_main_process and os.environ.get(noop.STAMP_ENV) else None
+
+
+def job_records(wildcards):
+    """rule all's job records. Evaluated when the DAG is built, when Snakemake knows whether this
+    is a dry run: a real run (not -n, not a job process) first restores deleted exports (even
+    when no job has to run), and records its plan for the no-op stamp."""
+    if workflow.is_main_process and not workflow.dryrun:
+        fail_on_user_error(restore_deleted_exports, WORK_DIR)
+        if NOOP_INPUTS is not None:
+            noop.record_plan(PLAN, config, NOOP_INPUTS)
+    return [PLAN.context_path(job_id) for job_id in PLAN.jobs]
 
 
 def job_inputs(wildcards):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 from ..core.imports import closure, import_graph, package_modules
@@ -15,9 +16,15 @@ from ..core.imports import closure, import_graph, package_modules
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
+def graph_cache() -> Path:
+    """Parsed import edges per module source hash (see core.imports.import_graph), next to the op catalogue."""
+    base = Path(os.environ.get("JUICER_SANDBOX_CACHE", Path.home() / ".cache" / "juicer-sandbox"))
+    return base / "import-graph.json"
+
+
 @functools.lru_cache(maxsize=None)
 def _graph(root: Path) -> tuple[dict, dict]:
-    return import_graph(root), package_modules(root)
+    return import_graph(root, graph_cache()), package_modules(root)
 
 
 @functools.lru_cache(maxsize=None)

@@ -91,8 +91,9 @@ def _expanded_nodes(node, memo: dict, active: set) -> int:
     return n
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses documents whose alias expansion is unbounded."""
+class _BoundedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """yaml's SafeLoader (libyaml's when built, 5x faster to parse) that refuses documents whose
+    alias expansion is unbounded."""
 
     def get_single_node(self):
         node = super().get_single_node()

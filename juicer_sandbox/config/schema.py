@@ -17,7 +17,7 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "config" / "schemas"
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
     with open(SCHEMA_DIR / name, "r", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
 
 
 def key_path(parts) -> str:

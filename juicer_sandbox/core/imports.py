@@ -6,6 +6,9 @@ the layer test (tests/unit/test_import_layers.py).
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
+import os
 from pathlib import Path
 
 PACKAGE = "juicer_sandbox"
@@ -36,22 +39,59 @@ def _targets(module: str, is_pkg: bool, node: ast.AST, known: dict) -> list[str]
     return [f"{prefix}.{a.name}" if f"{prefix}.{a.name}" in known else prefix for a in node.names]
 
 
-def import_graph(root: Path) -> dict[str, set[str]]:
+def _module_deps(name: str, path: Path, source: bytes, mods: dict) -> set[str]:
+    deps: set[str] = set()
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        for target in _targets(name, path.name == "__init__.py", node, mods):
+            while target and target not in mods:  # `import a.b.c` names a module or its package
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                deps.add(target)
+    return deps
+
+
+def import_graph(root: Path, cache: Path | None = None) -> dict[str, set[str]]:
     """Module -> the package modules it imports anywhere in its source. A package's
     ``__init__`` is an edge only where it is imported by name (the package's own ones hold
-    docstrings and re-exports)."""
+    docstrings and re-exports).
+
+    With ``cache`` (a JSON file), a module's edges are reused when its source's SHA-256 and the
+    set of module names (and files) are the ones they were parsed from (parsing every module costs about
+    0.5 s, hashing them a few ms); any other module is parsed again. A cache that cannot be read
+    or written is ignored."""
     mods = package_modules(root)
+    names_key = hashlib.sha256("\0".join(f"{m}={p.relative_to(root)}" for m, p in sorted(mods.items())).encode()).hexdigest()
+    old = _read_cache(cache, names_key)
+    new: dict[str, list] = {}
     graph: dict[str, set[str]] = {}
     for name, path in mods.items():
-        deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            for target in _targets(name, path.name == "__init__.py", node, mods):
-                while target and target not in mods:  # `import a.b.c` names a module or its package
-                    target = target.rpartition(".")[0]
-                if target and target != name:
-                    deps.add(target)
+        source = path.read_bytes()
+        sha = hashlib.sha256(source).hexdigest()
+        hit = old.get(name)
+        deps = set(hit[1]) if hit and hit[0] == sha else _module_deps(name, path, source, mods)
         graph[name] = deps
+        new[name] = [sha, sorted(deps)]
+    if cache is not None and new != old:
+        _write_cache(cache, {"names": names_key, "modules": new})
     return graph
+
+
+def _read_cache(cache: Path | None, names_key: str) -> dict:
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8")) if cache is not None else {}
+    except (OSError, ValueError):
+        return {}
+    return data.get("modules") or {} if isinstance(data, dict) and data.get("names") == names_key else {}
+
+
+def _write_cache(cache: Path, data: dict) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, cache)  # atomic: a concurrent reader sees the old or the new file
+    except OSError:
+        pass
 
 
 def closure(graph: dict[str, set[str]], starts) -> set[str]:
