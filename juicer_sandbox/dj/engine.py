@@ -88,15 +88,22 @@ def _stat_ops(cfg):
 
 
 def compute_stats(recipe: dict, work_dir: Path, out_path: Path, np: int = 1,
-                  warnings: list | None = None) -> int:
+                  warnings: list | None = None, direct: bool = True) -> int:
     """Compute the stats of every filter op in the recipe; write the dataset with them. Returns rows.
 
-    Samples an op fails on are dropped by Data-Juicer (``skip_op_error``): none left is an error
-    naming the first op error; some lost is a line appended to ``warnings``."""
+    Text filters on a JSON-lines file go through the same ops in one pass (dj/fast_stats.py; it
+    steps aside on any op error); anything else, or ``direct=False``, runs one Data-Juicer dataset
+    pass per op. Samples an op fails on are dropped by Data-Juicer (``skip_op_error``): none left is
+    an error naming the first op error; some lost is a line appended to ``warnings``."""
     from ..io import write_jsonl
-    from data_juicer.core.data.dataset_builder import DatasetBuilder
+    from .fast_stats import compute_stats_direct
 
     cfg = init_cfg(recipe, work_dir, out_path, np)
+    n = compute_stats_direct(cfg, out_path, np) if direct else None
+    if n is not None:
+        return n
+    from data_juicer.core.data.dataset_builder import DatasetBuilder
+
     with OpErrors(work_dir) as errors:
         dataset = DatasetBuilder(cfg, executor_type="default").load_dataset()
         n_in = len(dataset)
