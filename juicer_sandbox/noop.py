@@ -164,7 +164,7 @@ def nothing_to_do(stamp: str, workflow_dir: str) -> bool:
     if source_state(workflow_dir) != data["sources"]:
         return False
     try:
-        from .snakemake_glue import compile_workflow_plan
+        from .config.plan import compile_workflow_plan
 
         plan = compile_workflow_plan(data["config"])
         if plan_digest(plan, data["config"]) != data["digest"]:

@@ -11,13 +11,13 @@ from .io import iter_jsonl, read_json
 
 
 # -- figures ------------------------------------------------------------------------------------------------------
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = "constrained"):
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 def _save(fig, path: Path) -> None:
@@ -94,7 +94,10 @@ def stats_grid(stats_path: Path, path: Path, title: str, thresholds: dict[str, l
     n = max(1, len(stats))
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
-    fig = _figure(4.0 * ncols, 2.8 * nrows + 0.4)
+    height = 2.8 * nrows + 0.4
+    fig = _figure(4.0 * ncols, height, layout=None)  # fixed margins: the constrained solver took a second per grid
+    fig.subplots_adjust(left=0.06 if ncols > 1 else 0.12, right=0.98, bottom=0.3 / height, top=1 - 0.55 / height,
+                        wspace=0.22, hspace=0.3)
     fig.suptitle(title, fontsize=10)
     if not stats:
         ax = fig.add_subplot()
@@ -107,14 +110,15 @@ def stats_grid(stats_path: Path, path: Path, title: str, thresholds: dict[str, l
         if hi <= lo:
             lo, hi = float(arr.min()) - 0.5, float(arr.max()) + 0.5
         inside = arr[(arr >= lo) & (arr <= hi)]
-        ax.hist(inside, bins=40, range=(lo, hi), color="#4c72b0", alpha=0.85)
+        counts, edges = np.histogram(inside, bins=40, range=(lo, hi))
+        ax.stairs(counts, edges, fill=True, color="#4c72b0", alpha=0.85)  # one patch, not 40 bars: the same bins
         mean, median = float(arr.mean()), float(np.median(arr))
         ax.axvline(median, color="#dd8452", linewidth=1.2, label=f"median {median:.4g}")
         ax.axvline(mean, color="#55a868", linewidth=1.2, linestyle="--", label=f"mean {mean:.4g}")
         _mark_thresholds(ax, (thresholds or {}).get(name, []), lo, hi)
         outside = arr.size - inside.size
         ax.set_title(f"{name} (n={arr.size}{f', {outside} outside' if outside else ''})", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")  # "best" searches every bar for a free corner: seconds per grid
         ax.tick_params(labelsize=7)
     _save(fig, path)
 

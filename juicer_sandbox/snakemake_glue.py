@@ -26,14 +26,6 @@ def fail_on_user_error(fn, *args, **kwargs):
         raise SystemExit(1) from None
 
 
-def compile_workflow_plan(config: dict):
-    """The job plan of the workflow config (rules/plan.smk; the no-op check of `juicer-sandbox run`)."""
-    from .config.plan import compile_plan
-
-    return compile_plan(config["sandbox"], config.get("sandbox_overrides"), config.get("hpo_parallel", 2),
-                        config.get("iter_cap", 10))
-
-
 def start_run(work_dir: str) -> None:
     """Snakefile onstart (a real run with jobs to run, main process): lock the work dir against a
     second run; this directory's no-op stamps (noop.py) no longer hold."""

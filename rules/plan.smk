@@ -4,14 +4,8 @@ import os
 
 from juicer_sandbox import noop
 from juicer_sandbox.config.paths import work_relative
-from juicer_sandbox.config.plan import dumps_params
-from juicer_sandbox.snakemake_glue import (
-    compile_workflow_plan,
-    fail_on_user_error,
-    restore_deleted_exports,
-    rule_resources,
-    start_run,
-)
+from juicer_sandbox.config.plan import compile_workflow_plan, dumps_params
+from juicer_sandbox.snakemake_glue import fail_on_user_error, restore_deleted_exports, rule_resources, start_run
 
 PLAN = fail_on_user_error(compile_workflow_plan, config)
 WORK_DIR = PLAN.work_dir

@@ -341,6 +341,12 @@ def compile_plan(sandbox: SandboxConfig | str | os.PathLike, overrides: dict | N
     return plan
 
 
+def compile_workflow_plan(config: dict) -> Plan:
+    """The job plan of Snakemake's workflow config (rules/plan.smk; the no-op check of `juicer-sandbox run`)."""
+    return compile_plan(config["sandbox"], config.get("sandbox_overrides"), config.get("hpo_parallel", 2),
+                        config.get("iter_cap", 10))
+
+
 def plan_summary(plan: Plan) -> list[dict]:
     return [{"job": j.id, "hook": j.spec.name, "deps": j.deps} for j in plan.jobs.values()]
 

@@ -36,12 +36,13 @@ class _NotSure(Exception):
     """The data or an op is outside what this path reproduces exactly."""
 
 
-def compute_stats_direct(recipe: dict, work_dir: Path, out_path: Path, np: int = 1) -> int | None:
-    """Write the dataset with every op's stats to out_path; the row count, or None (see the module)."""
-    path = str(recipe.get("dataset_path", ""))
+def compute_stats_direct(cfg, out_path: Path, np: int = 1) -> int | None:
+    """Write the dataset of ``cfg`` (Data-Juicer's config of the recipe, ``engine.init_cfg``) with every
+    op's stats to out_path; the row count, or None (see the module)."""
+    path = str(getattr(cfg, "dataset_path", "") or "")
     if not path.endswith((".jsonl", ".jsonl.gz")) or not Path(path).is_file() or str(out_path).endswith(".gz"):
         return None
-    ops, text_keys = _stats_ops(recipe, work_dir, out_path, np)
+    ops, text_keys = _stats_ops(cfg)
     feature = _stats_feature() if ops is not None else None
     if feature is None:
         return None
@@ -81,12 +82,9 @@ def _stats_feature():
     return feature if stored == feature.decode_example(feature.encode_example({"x": value})) else None
 
 
-def _stats_ops(recipe: dict, work_dir: Path, out_path: Path, np: int):
+def _stats_ops(cfg):
     from data_juicer.ops import NON_STATS_FILTERS, TAGGING_OPS, Filter, load_ops
 
-    from .engine import init_cfg
-
-    cfg = init_cfg(recipe, work_dir, out_path, np)
     ops = load_ops(cfg.process)
     for op in ops:
         if (not isinstance(op, Filter) or op._name in NON_STATS_FILTERS.modules or op._name in TAGGING_OPS.modules

@@ -7,13 +7,17 @@ import json
 import pytest
 import yaml
 
-from juicer_sandbox.dj.engine import compute_stats
-from juicer_sandbox.dj.fast_stats import compute_stats_direct
+from juicer_sandbox.dj import fast_stats
+from juicer_sandbox.dj.engine import compute_stats, init_cfg
 from juicer_sandbox.io import read_jsonl
 
 from .conftest import REPO, demo_slice
 
 pytestmark = pytest.mark.e2e
+
+
+def compute_stats_direct(recipe, work_dir, out, np=1):
+    return fast_stats.compute_stats_direct(init_cfg(recipe, work_dir, out, np), out, np)
 
 
 def _recipe(data) -> dict:
