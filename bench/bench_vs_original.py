@@ -7,7 +7,8 @@ stopwords_filter (the original would download its word list). Rounds alternate t
 (O, U, O, U, ...), the load average is logged before each run, and each side runs:
 
   cold       fresh work dir (and, for the original, a fresh HF datasets cache)
-  noop       the same again (the original with `--resume true`)
+  noop       the same again (the original with `--resume true`; ours through `juicer-sandbox run`, as
+             every run of ours, then once more through plain `snakemake` for reference)
   threshold  alphanumeric_filter.min_ratio 0.25 -> 0.35 (ours: incremental; original: full rerun,
              its only correct option: `resume` keeps stale results after an edit)
   statarg    also word_repetition_filter.rep_len 10 -> 5 (same)
@@ -104,10 +105,14 @@ def timed(cmd: list[str], cwd: Path, env: dict, log: Path, marks: tuple[str, ...
             "marks": seen}
 
 
-def run_ours(side: Path, cfg: Path, log: Path) -> dict:
+def run_ours(side: Path, cfg: Path, log: Path, plain: bool = False) -> dict:
+    """`juicer-sandbox run` (the original's sandbox_starter.py counterpart; it skips Snakemake when its
+    no-op stamp holds), or with plain=True `snakemake` itself."""
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-    r = timed([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(side), "--cores", "2",
-               "--config", f"sandbox={cfg}"], side, env, log, ())
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(side), "--cores", "2",
+           "--config", f"sandbox={cfg}"] if plain else \
+        [sys.executable, "-m", "juicer_sandbox", "run", "--config", str(cfg), "--cores", "2"]
+    r = timed(cmd, side, env, log, ())
     stages = {}
     for ctx in sorted((side / "work").rglob("context.json")):
         rec = json.loads(ctx.read_text())
@@ -152,15 +157,18 @@ def main() -> int:
     ap.add_argument("--np", type=int, default=2)
     ap.add_argument("--sides", default="O,U", help="O,U (alternating) or one of them")
     ap.add_argument("--no-check", action="store_true", help="skip the clean-run equality checks")
+    ap.add_argument("--steps", default=",".join(STEPS), help="a subset of " + ",".join(STEPS) + " (cold always runs)")
     args = ap.parse_args()
     root = Path(args.root)
     shutil.rmtree(root, ignore_errors=True)
-    results = {"O": {s: [] for s in STEPS}, "U": {s: [] for s in STEPS}, "checks": {}, "loads": []}
+    steps = [s for s in STEPS if s == "cold" or s in args.steps.split(",")]
+    results = {"O": {s: [] for s in STEPS}, "U": {s: [] for s in STEPS}, "checks": {}, "loads": [],
+               "noop_snakemake": []}
     corpus = str(Path(args.corpus).resolve())
     for rnd in range(args.rounds):
         for side_name in args.sides.split(","):
             side = root / f"r{rnd}_{side_name}"
-            for step in STEPS:
+            for step in steps:
                 cfg = sandbox(side, corpus, args.np, step, ours=side_name == "U")
                 la = load()
                 results["loads"].append((rnd, side_name, step, la))
@@ -174,6 +182,10 @@ def main() -> int:
                 results[side_name][step].append(r)
                 print(f"round {rnd} {side_name} {step:9s} wall {r['wall_s']:7.2f} s  peak {r['peak_pss_mb']:7.1f} MB"
                       f"  load {la:.2f}  stages {json.dumps(r['stages'])}", flush=True)
+                if side_name == "U" and step == "noop":  # for reference: the same no-op through snakemake
+                    p = run_ours(side, cfg, side / "noop_snakemake.log", plain=True)
+                    results["noop_snakemake"].append(p["wall_s"])
+                    print(f"round {rnd} U noop via plain snakemake: wall {p['wall_s']:.2f} s", flush=True)
                 if side_name == "U" and rnd == 0 and step in ("threshold", "statarg") and not args.no_check:
                     clean = root / f"clean_{step}"
                     run_ours(clean, sandbox(clean, corpus, args.np, step, ours=True), clean / "run.log")
@@ -190,6 +202,8 @@ def main() -> int:
         mu = max(r["peak_pss_mb"] for r in results["U"][step])
         print(f"{step:9s}  {o:10.2f}  {u:7.2f}  {u / o:14.3f}   {mo:6.0f} / {mu:6.0f}")
     (root / "results.json").write_text(json.dumps(results, indent=1))
+    if results["noop_snakemake"]:
+        print(f"no-op through plain snakemake (ours, not compared): {statistics.median(results['noop_snakemake']):.2f} s")
     print(f"\nchecks: {results['checks']}; all results: {root / 'results.json'}")
     return 0 if all(results["checks"].values()) else 1
 
