@@ -128,9 +128,13 @@ def ledger_paths(work_dir: str) -> list[str]:
 
 def record_checks(plan) -> list:
     """[record, [what it reads]] per job, and the summary: Snakemake reruns a job whose inputs are newer."""
+    from .report import report_items
+
     checks = [[plan.context_path(job.id), [plan.context_path(d) for d in job.deps] + list(job.file_inputs)]
               for job in plan.jobs.values()]
-    return checks + [[f"{plan.work_dir}/summary.md", [plan.context_path(j) for j in plan.summary_jobs()]]]
+    summary, contexts = f"{plan.work_dir}/summary.md", [plan.context_path(j) for j in plan.summary_jobs()]
+    return checks + [[summary, contexts]] + [[f"{plan.work_dir}/report/{item['path']}", contexts + [summary]]
+                                             for item in report_items(plan)]
 
 
 def records_current(checks: list) -> bool:
