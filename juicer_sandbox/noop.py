@@ -74,7 +74,6 @@ def stamp_path(cmd: list[str], cwd: str) -> str:
 def plan_digest(plan, config: dict) -> str:
     from .config.paths import work_relative
     from .config.plan import dumps_params
-    from .core.hooktable import HOOKS
     from .envs import rule_helpers
     from .report import report_items
     from .stale import stale_jobs
@@ -85,20 +84,24 @@ def plan_digest(plan, config: dict) -> str:
         "jobs": [[job.id, job.rule, dumps_params(job), job.deps, [work_relative(p) for p in job.file_inputs]]
                  for job in plan.jobs.values()],
         "summary_jobs": plan.summary_jobs(), "stale": stale_jobs(plan.work_dir, plan.jobs),
-        "report": report_items(plan), "env_locks": {spec.rule: env_lock(spec.env) for spec in HOOKS.values()},
+        "report": report_items(plan), "env_locks": {job.id: env_lock(_env(job)) for job in plan.jobs.values()},
     }
     return hashlib.sha256(json.dumps(wiring, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def input_states(plan, config: dict) -> dict:
     """The state of every data file and env lock the jobs read (taken when the plan is compiled)."""
-    from .core.hooktable import HOOKS
     from .envs import rule_helpers
 
     env_lock = rule_helpers(config)[0]
     paths = {p for job in plan.jobs.values() for p in job.file_inputs}
-    paths.update(p for spec in HOOKS.values() for p in env_lock(spec.env))
+    paths.update(p for job in plan.jobs.values() for p in env_lock(_env(job)))
     return {p: file_state(p) for p in sorted(paths)}
+
+
+def _env(job) -> str:
+    """The env family a job runs in (its model family's, else its hook's): its lock is an input."""
+    return getattr(job, "env", None) or job.spec.env
 
 
 def plan_outputs(plan) -> list[str]:
