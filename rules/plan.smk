@@ -41,7 +41,7 @@ def job_resource(name):
 
 
 def hook_resources(spec):
-    """The resources a hook's rule requests; the values come per job (see snakemake_glue): a job of a
+    """The resources a hook's rule requests; the values come per job (see snakemake_glue). A job of a
     model family asks for its GPUs (gpu=N: `--resources gpu=N` locally, `--gpus=N` under the SLURM
     plugin), its wall time (runtime, minutes) and memory from its config and family."""
     res = {"mem_mb": job_resource("mem_mb")} if spec.mem or spec.gpu else {}
