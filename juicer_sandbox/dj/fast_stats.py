@@ -30,6 +30,7 @@ MEDIA_KEYS = ("images", "audios", "videos")
 _OPS: list = []  # the ops, set in the parent before the workers fork
 _TEXT_KEYS: list = []
 _CODEC: list = []  # the stats column's feature, when it stores stats as JSON text (see _stats_feature)
+_MEDIA: list = []  # the recipe's media fields (image_key, ...): rows with one go through Data-Juicer
 
 
 class _NotSure(Exception):
@@ -47,14 +48,19 @@ def compute_stats_direct(cfg, out_path: Path, np: int = 1) -> int | None:
     if feature is None:
         return None
     _OPS[:], _TEXT_KEYS[:], _CODEC[:] = ops, text_keys, [feature]
+    _MEDIA[:] = sorted({getattr(cfg, k, None) for k in ("image_key", "audio_key", "video_key", "image_bytes_key")}
+                       - {None} | set(MEDIA_KEYS))
     try:
         with atomic_path(out_path) as tmp:
             n = _run(path, tmp, max(1, int(np)))
     except _NotSure as exc:
         log.info("stats through Data-Juicer's dataset passes: %s", exc)
         return None
+    except Exception as exc:  # noqa: BLE001 (an op raised: Data-Juicer's passes report it their way)
+        log.info("stats through Data-Juicer's dataset passes after an error here: %r", exc)
+        return None
     finally:
-        _OPS[:], _TEXT_KEYS[:], _CODEC[:] = [], [], []
+        _OPS[:], _TEXT_KEYS[:], _CODEC[:], _MEDIA[:] = [], [], [], []
     return n
 
 
@@ -136,7 +142,7 @@ def _work(lines: list[str]):
     rows = [json.loads(line) for line in lines]
     schema = None
     for row in rows:
-        if not isinstance(row, dict) or STATS in row or any(k in row for k in MEDIA_KEYS):
+        if not isinstance(row, dict) or STATS in row or any(k in row for k in _MEDIA):
             raise _NotSure("rows that are not plain objects, or carry stats or media")
         schema = _merge(schema, _schema(row), "rows")
     rows = [r for r in rows if all(r.get(k) is not None for k in _TEXT_KEYS)]  # as Data-Juicer's loader
