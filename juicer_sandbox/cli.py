@@ -116,7 +116,12 @@ def snakemake_command(args, overrides: dict) -> list[str]:
     if overrides:
         cmd.append("sandbox_overrides=" + json.dumps(overrides))
     if args.profile:
-        cmd += ["--profile", args.profile]
+        # a path relative to the workflow (profiles/slurm) works from any directory; and the workflow
+        # profile (profiles/default, found next to the Snakefile) must not be loaded on top of it
+        profile = args.profile
+        if not os.path.isdir(profile) and os.path.isdir(os.path.join(WORKFLOW_DIR, profile)):
+            profile = os.path.join(WORKFLOW_DIR, profile)
+        cmd += ["--profile", profile, "--workflow-profile", "none"]
     if args.dry_run:
         cmd.append("-n")
     return cmd

@@ -13,8 +13,10 @@ rule fetch_code:
     """A family's third-party code at its pinned commit, and the record of what was checked out."""
     output:
         record=f".thirdparty/{{family}}{_RECORD_SUFFIX}",
+    log:
+        ".thirdparty/{family}.fetch.log",
     wildcard_constraints:
         family="|".join(_CODE_FAMILIES) or "no-family",
     localrule: True
     run:
-        _fetch_family(_families()[wildcards.family], f".thirdparty/{wildcards.family}", output.record)
+        _fetch_family(_families()[wildcards.family], f".thirdparty/{wildcards.family}", output.record, log[0])

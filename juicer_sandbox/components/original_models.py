@@ -6,9 +6,11 @@
   a helper of :mod:`.api_helpers`; without them this is the project's own ``api`` component.
 * ``huggingface`` (InferModelHook): a transformers text-generation pipeline on a LOCAL model
   directory (``model``); model hubs are never contacted. CPU unless CUDA is present.
-* ``vllm`` (InferModelHook) and ``modelscope`` (TrainModelHook): validated at plan time; the
-  package (and for vLLM a GPU) is needed only where the job runs, and its absence stops the job
-  at its start with one line naming what is missing.
+* ``vllm`` (InferModelHook) and ``modelscope`` (TrainModelHook): validated at plan time; each runs in
+  its model family's env (``envs/vllm.yaml``, ``envs/modelscope.yaml``; ``juicer_sandbox/families``),
+  needed only where the job runs, and a missing package, weights or GPU stops the job at its start
+  with one line naming what is missing. vLLM's ``tensor_parallel_size`` defaults to the GPUs the job
+  holds (it asks the scheduler for ``model_params.tensor_parallel_size``, default 1).
 * ``dj_text_quality_classifier`` (EvaluateDataHook): the original's GPT-3 quality score (mean
   P(high quality) over the dataset). Data-Juicer's pretrained PySpark model cannot be used
   here; the classifier is this project's GPT-3-method one (:mod:`..models.quality`), loaded
@@ -128,13 +130,14 @@ def infer_huggingface(cfg: dict, run) -> list[str]:
 
 # -- vllm / modelscope: need their package (and vLLM a GPU) where the job runs --------------------
 def _require(module: str, component: str, gpu: bool = False):
+    """The family check (juicer_sandbox/families) normally stops a job without its package first."""
     import importlib
 
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
         raise SandboxError(f"{component}: the {module!r} package is not installed in this job's environment "
-                           f"({exc}); install it in the train env family (envs/train.yaml)") from None
+                           f"({exc}); install the pins of envs/{component}.yaml") from None
     if gpu:
         import torch
 
@@ -148,7 +151,7 @@ def infer_vllm(cfg: dict, run) -> list[str]:
     import torch
 
     params = dict(cfg.get("model_params") or {})
-    params.setdefault("tensor_parallel_size", torch.cuda.device_count())
+    params.setdefault("tensor_parallel_size", len(run.devices) or torch.cuda.device_count())  # the GPUs it holds
     llm = vllm.LLM(model=cfg["model"], **params)
     sampling = vllm.SamplingParams(**(cfg.get("sampling_params") or {}))
     return llm_infer(cfg, lambda messages: llm.chat(messages, sampling)[0].outputs[0].text)

@@ -36,13 +36,16 @@ FACTORIES: dict[str, Factory] = {
                                    ("juicer_sandbox.components.video_inception", "DATA_EVALUATORS"))),
         Factory("model_train", (("juicer_sandbox.components.model_factories", "TRAINERS"),
                                 ("juicer_sandbox.components.original_models", "TRAINERS"),
-                                ("juicer_sandbox.components.easyanimate", "TRAINERS"))),
+                                ("juicer_sandbox.components.easyanimate", "TRAINERS"),
+                                ("juicer_sandbox.components.internvl", "TRAINERS"),
+                                ("juicer_sandbox.components.trinity", "TRAINERS"))),
         # original_models first: its `api` also takes the original's helper-function keys
         Factory("model_infer", (("juicer_sandbox.components.original_models", "INFERENCERS"),
                                 ("juicer_sandbox.components.model_factories", "INFERENCERS"),
                                 ("juicer_sandbox.components.easyanimate", "INFERENCERS"))),
         Factory("model_evaluator", (("juicer_sandbox.components.model_factories", "MODEL_EVALUATORS"),
-                                    ("juicer_sandbox.components.caption_metrics", "MODEL_EVALUATORS"))),
+                                    ("juicer_sandbox.components.caption_metrics", "MODEL_EVALUATORS"),
+                                    ("juicer_sandbox.components.internvl_eval", "MODEL_EVALUATORS"))),
     ]
 }
 

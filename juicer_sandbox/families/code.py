@@ -82,15 +82,15 @@ def apply_patch(dest: str | os.PathLike, url: str, sha256: str, text: bytes | No
         return "applied"
 
 
-def fetch_family(fam, dest: str | None = None, record: str | None = None) -> dict:
+def fetch_family(fam, dest: str | None = None, record: str | None = None, log: str | None = None) -> dict:
     """``fetch`` with a family's pinned repo and commit (default dest: ``.thirdparty/<family>``), then its
-    pinned patch if it has one (recorded with the commit)."""
+    pinned patch if it has one (recorded with the commit); ``log`` gets one line of what was checked out."""
     if fam.code is None:
         raise SandboxError(f"family {fam.name!r} has no third-party code to fetch")
     dest = dest or os.path.join(fam.code.default_dir, fam.name)
     record = record or str(dest).rstrip("/") + RECORD_SUFFIX
     if not fam.code.patch:
-        return fetch(fam.code.repo, fam.code.commit, dest, record)
+        return _logged(fetch(fam.code.repo, fam.code.commit, dest, record), fam, log)
     applied = Path(dest) / ".git" / PATCH_FILE
     if applied.exists():  # our own patch counts as local changes for fetch: take it out first
         try:
@@ -100,4 +100,12 @@ def fetch_family(fam, dest: str | None = None, record: str | None = None) -> dic
     out = fetch(fam.code.repo, fam.code.commit, dest)
     out["patch"] = {"url": fam.code.patch[0], "sha256": fam.code.patch[1], "state": apply_patch(dest, *fam.code.patch)}
     write_json(Path(record), out)
+    return _logged(out, fam, log)
+
+
+def _logged(out: dict, fam, log: str | None) -> dict:
+    if log:
+        Path(log).write_text(f"{fam.name}: {out['repo']} @ {out['head']} in {out['dest']}"
+                             + (f" + patch ({out['patch']['state']})" if "patch" in out else "") + "\n",
+                             encoding="utf-8")
     return out

@@ -40,7 +40,6 @@ DEMO = "configs/demo/sandbox/sandbox.yaml"
 APO = "configs/data_juicer_recipes/sandbox/auto_prompt_optimization/sandbox_auto_prompt_optimization.yaml"
 T2V = "configs/data_juicer_recipes/sandbox/easyanimate_text_to_video/"
 INTERNVL = "configs/data_juicer_recipes/sandbox/internvl_coco_caption/sandbox_internvl_coco_caption.yaml"
-NOT_YET = "component type {!r} ({}) of the original DJ-Sandbox is not available yet in juicer-sandbox"
 
 
 @pytest.fixture
@@ -156,39 +155,43 @@ def test_auto_prompt_plans_unchanged(root):
     assert "iter_5/select_and_merge_data_pools/execution_merge_single_prompt_data_pools" in jobs
 
 
-_IVL = "pipelines[0].baseline_preparation.execution_job_configs"
+def _plan_blocks(stdout: str) -> dict[str, tuple[str, str]]:
+    """job id -> (rule, resources line) from `snakemake -n` output."""
+    out, rule, job = {}, None, None
+    for line in stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule, job = line.split()[1].rstrip(":"), None
+        elif line.strip().startswith("wildcards: job="):
+            job = line.strip()[len("wildcards: job="):]
+        elif line.strip().startswith("resources:") and job:
+            out[job] = (rule, line.strip())
+    return out
 
 
-@pytest.mark.parametrize("config, candidates", [  # the text-to-video configs plan: test_t2v_plans.py
-    (INTERNVL, [(f"{_IVL}[0]", "coco_caption_to_dj_conversion", "general_data_executor"),
-                (f"{_IVL}[1]", "coco_caption_meta_generation", "general_data_executor"),
-                ("pipelines[1].single_op_exps.execution_job_configs[2]", "internvl_coco_caption", "model_train")]),
-])
-def test_multimodal_configs_fail_with_not_available_yet(root, config, candidates):
-    """The first job (in plan order) whose component type is not built yet is named, exactly."""
-    from juicer_sandbox.components.registry import get_component
-    from juicer_sandbox.errors import ConfigError
-
-    def built(factory, type_name):
-        try:
-            return bool(get_component(factory, type_name))
-        except ConfigError:
-            return False
-
+def test_internvl_plans_unchanged_with_gpu_resources_on_the_slurm_profile(root):
+    """The original's four-pipeline InternVL config plans unedited with --profile profiles/slurm: its 10
+    InternVL jobs (4 trainings with num_gpus 8, ... ) ask SLURM for 8 GPUs, 12 h and 64 GB; the data jobs
+    for none. `doctor` lists what the jobs still need (its placeholders are no checkout, no weights)."""
     plan_only_assets()
-    if config.endswith("3_duplicate_pipeline.yaml"):
-        # it reads the multi-op config's output, as in the original: it plans once that file exists
-        proc = cli("validate", config)
-        assert "demo-dataset-with-multi-op-stats.json' does not exist and no earlier job produces it" in proc.stderr
-        (root / "outputs/demo-bench").mkdir(parents=True)
-        (root / "outputs/demo-bench/demo-dataset-with-multi-op-stats.json").write_text("[]\n")
-    missing = [(key, t, f) for key, t, f in candidates if not built(f, t)]
-    assert missing, "every component type exists now: this test should check that the config plans"
-    key, type_name, factory = missing[0]
-    proc = cli("validate", config)
+    proc = cli("run", "--config", INTERNVL, "--profile", "profiles/slurm", "-n")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    blocks = _plan_blocks(proc.stdout)
+    gpu_jobs = {j: b for j, b in blocks.items() if b[0] in ("train_model", "evaluate_model")}
+    assert len(blocks) == 21 and len(gpu_jobs) == 10, sorted(blocks)
+    for job, (rule, res) in blocks.items():
+        assert "slurm_partition=debug" in res, (job, res)  # the profile's defaults reached every job
+        if job in gpu_jobs:
+            assert ", gpu=8" in res and "runtime=720" in res and "mem_mb=64000" in res, (job, res)
+        else:
+            assert "gpu=" not in res and "runtime=60" in res, (job, res)
+    proc = cli("doctor", INTERNVL)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == (f"juicer-sandbox: error: {config}: {key}.extra_configs.type: "
-                                                    + NOT_YET.format(type_name, factory))
+    lines = proc.stdout.splitlines()
+    assert lines[-1].startswith("10 of 21 job(s) use a model family (internvl);")
+    assert ("  MISSING code: internvl code checkout extra_configs.internvl_home = '<internvl_home>' does not exist "
+            "(provide it: juicer-sandbox code fetch internvl --dest <internvl_home> "
+            "(https://github.com/OpenGVLab/InternVL.git at 2410d1dbf208))") in lines
+    assert "  weights: extra_configs.ckpt_paths = from an earlier job at run time" in lines
 
 
 # -- runs -----------------------------------------------------------------------------------------
