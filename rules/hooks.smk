@@ -13,7 +13,8 @@ for spec in HOOKS.values():
             spec.rule
         input:
             unpack(job_inputs),
-            env_lock=job_env_lock,
+            # envs: {mode: venv}: the lock of the job's family env (nothing in shared mode)
+            env_lock=lambda wildcards: env_lock(PLAN.jobs[wildcards.job].env),
         output:
             context=hook_output("context"),
             artifacts=directory(hook_output("artifacts")),
@@ -26,7 +27,8 @@ for spec in HOOKS.values():
         priority: spec.priority
         localrule: spec.local
         conda:
-            job_env_file
+            # --sdm conda: the env file of the job's family (a model family's, else its hook's)
+            lambda wildcards: f"../envs/{PLAN.jobs[wildcards.job].env}.yaml"
         threads: job_threads if spec.threads else 1
         resources:
             **hook_resources(spec),

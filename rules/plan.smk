@@ -51,16 +51,6 @@ def hook_resources(spec):
     return res
 
 
-def job_env_file(wildcards):
-    """--sdm conda: the env file of the job's family (a model family's, else its hook's)."""
-    return f"../envs/{PLAN.jobs[wildcards.job].env}.yaml"
-
-
-def job_env_lock(wildcards):
-    """envs: {mode: venv}: the lock file of the job's family env (nothing in shared mode)."""
-    return env_lock(PLAN.jobs[wildcards.job].env)
-
-
 def job_threads(wildcards):
     return rule_resources(config, PLAN.jobs[wildcards.job])["threads"]
 

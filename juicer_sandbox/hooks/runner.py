@@ -236,7 +236,6 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
         log.info("skipped: %s", reason)
         return _record(spec, "skipped", reason=reason, artifacts=str(artifacts), wall_s=0.0)
     dj, extra = resolve_configs(spec, upstream)
-    check_family(spec, extra, devices)
     scratch.mkdir(parents=True, exist_ok=True)
     sources = {}
     for record in upstream.values():
@@ -353,6 +352,8 @@ def run_snakemake_job(smk) -> None:
         try:
             upstream = read_upstream(smk.input.get("upstream", []) if hasattr(smk.input, "get")
                                      else smk.input.upstream)
+            if spec.get("family") and not skip_reason(spec, upstream):  # before claiming GPUs it may lack
+                check_family(spec, resolve_configs(spec, upstream)[1], None)
             with claim(int(smk.resources.get("gpu", 0) or 0) if hasattr(smk.resources, "get") else 0) as held:
                 record = run_job(spec, upstream, Path(smk.output.artifacts), scratch, work_dir, threads=smk.threads,
                                  devices=held)
