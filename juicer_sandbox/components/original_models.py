@@ -18,7 +18,9 @@
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -105,6 +107,34 @@ def infer_api(cfg: dict, run) -> list[str]:
     return llm_infer(cfg, answer)
 
 
+def sampling_with_defaults(sampling: dict | None, model_dir: str, key: str) -> dict:
+    """The original's ``update_sampling_params``: ``key`` (``max_new_tokens`` for transformers, ``max_tokens``
+    for vLLM) from ``sampling_params``, else from the model's ``generation_config.json`` (its ``max_tokens`` or
+    ``max_new_tokens``), else 512. (The original passes the transformers key to vLLM too, which vLLM's
+    SamplingParams rejects; vLLM gets its own key here.)"""
+    out = dict(sampling or {})
+    if key in out:
+        return out
+    path = Path(model_dir) / "generation_config.json"
+    try:
+        gen = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        gen = {}
+    out[key] = next((gen[k] for k in ("max_tokens", "max_new_tokens") if isinstance(gen, dict) and gen.get(k)), 512)
+    return out
+
+
+def vllm_args(cfg: dict, n_devices: int) -> tuple[dict, dict]:
+    """(``vllm.LLM`` keyword arguments, ``vllm.SamplingParams`` keyword arguments) of a job, as the original
+    builds them, with ``tensor_parallel_size`` = the GPUs the job holds when not given (the original: all
+    GPUs of the machine)."""
+    params = dict(cfg.get("model_params") or {})
+    if params.get("tensor_parallel_size") is None:
+        params["tensor_parallel_size"] = max(1, n_devices)
+    return {"model": cfg["model"], **params}, sampling_with_defaults(cfg.get("sampling_params"), cfg["model"],
+                                                                      "max_tokens")
+
+
 # -- huggingface (local) -------------------------------------------------------------------------
 def infer_huggingface(cfg: dict, run) -> list[str]:
     model = cfg["model"]
@@ -117,7 +147,7 @@ def infer_huggingface(cfg: dict, run) -> list[str]:
     torch.set_num_threads(max(1, run.threads))
     device = 0 if torch.cuda.is_available() else -1
     pipe = pipeline("text-generation", model=model, device=device, **(cfg.get("model_params") or {}))
-    sampling = {"max_new_tokens": 64, **(cfg.get("sampling_params") or {})}
+    sampling = sampling_with_defaults(cfg.get("sampling_params"), model, "max_new_tokens")
     chat = bool(getattr(pipe.tokenizer, "chat_template", None))
 
     def answer(messages: list[dict]) -> str:
@@ -150,10 +180,9 @@ def infer_vllm(cfg: dict, run) -> list[str]:
     vllm = _require("vllm", "vllm", gpu=True)
     import torch
 
-    params = dict(cfg.get("model_params") or {})
-    params.setdefault("tensor_parallel_size", len(run.devices) or torch.cuda.device_count())  # the GPUs it holds
-    llm = vllm.LLM(model=cfg["model"], **params)
-    sampling = vllm.SamplingParams(**(cfg.get("sampling_params") or {}))
+    llm_kwargs, sampling_kwargs = vllm_args(cfg, len(run.devices) or torch.cuda.device_count())
+    llm = vllm.LLM(**llm_kwargs)
+    sampling = vllm.SamplingParams(**sampling_kwargs)
     return llm_infer(cfg, lambda messages: llm.chat(messages, sampling)[0].outputs[0].text)
 
 
@@ -179,7 +208,19 @@ def train_modelscope(cfg: dict, run) -> str:
     if cfg.get("eval_dataset"):
         kwargs["eval_dataset"] = dataset(cfg["eval_dataset"], "validation")
     build_trainer(name=cfg["trainer_name"], default_args=kwargs).train()
+    losses = [x for log in sorted(Path(work_dir).glob("*.log"))
+              for x in modelscope_losses(log.read_text(encoding="utf-8", errors="replace"))]
+    run.metrics.update({"loss_records": len(losses), "final_loss": losses[-1] if losses else None})
     return work_dir
+
+
+_MS_LOSS = re.compile(r"loss:\s*([0-9.]+)")
+
+
+def modelscope_losses(text: str) -> list[float]:
+    """The losses a ModelScope trainer logs (``... - modelscope - INFO - epoch [1][100/4953]\tlr: 4.825e-05,
+    memory: 8742, loss: 5.6125``), read with the original watcher's pattern, one per matching line."""
+    return [float(m.group(1)) for m in map(_MS_LOSS.search, text.splitlines()) if m]
 
 
 # -- dj_text_quality_classifier ---------------------------------------------------------------------
