@@ -117,10 +117,11 @@ def step_deepspeed(work: Path, ctx: dict) -> dict:
     if "model" not in ctx:
         raise Skip("no tiny model (step tiny_model did not run)")
     gpu = torch.cuda.is_available()
-    world = max(1, torch.cuda.device_count()) if gpu else 1
+    world = len(ctx["devices"]) if gpu else 1
     cmd = command("deepspeed", world, str(REPO / "juicer_sandbox/models/ds_train.py"),
                   ["--model", ctx["model"], "--out", str(work / "ds"), "--data", str(work / "train.jsonl"),
-                   "--steps", "30", "--zero", "1"], port=job_port("gpu_check"), gpu=gpu)
+                   "--steps", "30", "--zero", "1"], port=job_port("gpu_check"), gpu=gpu,
+                  devices=ctx["devices"][:world] if gpu else None)
     env = {**os.environ, "PYTHONPATH": str(REPO), **launch_env("deepspeed", gpu)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     (work / "ds_launch.log").write_text(proc.stdout + proc.stderr)
@@ -174,10 +175,13 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.work or Path(args.out).resolve().parent / "gpu_check_work")
     work.mkdir(parents=True, exist_ok=True)
-    devices = [str(i) for i in range(torch.cuda.device_count())]
+    from juicer_sandbox.gpus import node_devices
+
+    devices = node_devices() if torch.cuda.is_available() else []  # CUDA_VISIBLE_DEVICES' entries, else nvidia-smi's
     ctx = {"devices": devices}
     report = {"host": platform.node(), "python": platform.python_version(), "torch": torch.__version__,
-              "cuda": torch.version.cuda, "gpus": [torch.cuda.get_device_name(i) for i in range(len(devices))],
+              "cuda": torch.version.cuda, "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+              "devices": devices,
               "steps": {}}
     for name in args.steps.split(","):
         start = time.time()

@@ -8,8 +8,10 @@ exact command lines.
 
 * ``torchrun`` (InternVL's training and evaluation scripts): ``python -m torch.distributed.run``;
 * ``accelerate`` (EasyAnimate): ``python -m accelerate.commands.launch``;
-* ``deepspeed``: ``python -m deepspeed.launcher.runner`` with ``--num_gpus`` (or, with no GPU,
-  ``--num_nodes 1`` and the CPU accelerator chosen by ``DS_ACCELERATOR=cpu``).
+* ``deepspeed``: ``python -m deepspeed.launcher.runner --include=localhost:<held devices>``. Not
+  ``--num_gpus``/``--num_nodes``: with either, DeepSpeed's runner drops ``CUDA_VISIBLE_DEVICES`` and starts
+  its ranks on devices 0..N-1 of the node (another job's GPUs), or refuses to start when the variable is
+  set. Without devices (CPU): no device flag, the CPU accelerator chosen by ``DS_ACCELERATOR=cpu``.
 """
 from __future__ import annotations
 
@@ -37,8 +39,10 @@ def job_port(job_id: str, base: int = DEFAULT_PORT) -> int:
 
 
 def command(launcher: str, nproc: int, script: str, args: list[str], *, port: int = DEFAULT_PORT,
-            python: str | None = None, gpu: bool = True, mixed_precision: str | None = None) -> list[str]:
-    """The command line that starts ``script args`` as ``nproc`` processes through ``launcher``."""
+            python: str | None = None, gpu: bool = True, mixed_precision: str | None = None,
+            devices: list[str] | None = None) -> list[str]:
+    """The command line that starts ``script args`` as ``nproc`` processes through ``launcher``; ``devices``
+    (the job's held GPUs) is needed by DeepSpeed's launcher on GPUs, the others read CUDA_VISIBLE_DEVICES."""
     py = python or sys.executable
     if nproc < 1:
         raise SandboxError(f"{launcher}: world size must be at least 1, got {nproc}")
@@ -51,8 +55,11 @@ def command(launcher: str, nproc: int, script: str, args: list[str], *, port: in
         head += [f"--mixed_precision={mixed_precision}"] if mixed_precision else []
         head += ["--multi_gpu"] if gpu and nproc > 1 else ([] if gpu else ["--cpu"])
     elif launcher == "deepspeed":
-        head = [py, "-m", "deepspeed.launcher.runner", "--num_nodes=1", f"--master_port={port}"]
-        head += [f"--num_gpus={nproc}"] if gpu else []
+        head = [py, "-m", "deepspeed.launcher.runner", f"--master_port={port}"]
+        if gpu:
+            if not devices or len(devices) != nproc:
+                raise SandboxError(f"deepspeed: name the {nproc} GPU(s) the job holds (devices), got {devices}")
+            head.append(f"--include=localhost:{','.join(devices)}")
     else:
         raise SandboxError(f"unknown launcher {launcher!r} (torchrun, accelerate, deepspeed)")
     return [*head, script, *args]

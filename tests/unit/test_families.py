@@ -118,8 +118,14 @@ def test_code_fetch_checks_out_the_pinned_commit_and_records_it(tmp_path):
 ])
 def test_launch_command_lines_match_golden_files(name, launcher, nproc, gpu):
     cmd = launch.command(launcher, nproc, "train.py", ["--config", "c.json"], port=29517, python="PY", gpu=gpu,
-                         mixed_precision="bf16" if launcher == "accelerate" and gpu else None)
+                         mixed_precision="bf16" if launcher == "accelerate" and gpu else None,
+                         devices=["2", "3"] if launcher == "deepspeed" and gpu else None)
     assert " ".join(cmd) + "\n" == (GOLDEN / f"{name}.txt").read_text()
+
+
+def test_deepspeed_on_gpus_needs_the_held_devices():
+    with pytest.raises(SandboxError, match="name the 2 GPU"):
+        launch.command("deepspeed", 2, "t.py", [], devices=["0"])
 
 
 def test_world_size_is_the_devices_the_job_holds(monkeypatch):
