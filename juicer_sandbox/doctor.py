@@ -72,7 +72,7 @@ def doctor(sandbox: str, env_mode: str = "shared", workflow_dir: str | None = No
     config = _workflow_config(workflow_dir)
     plan = compile_plan(sandbox)
     jobs = [j for j in plan.jobs.values() if j.family]
-    n_missing = 0
+    fixes: dict[tuple[str, str], list[str]] = {}  # (kind, how to provide it) -> jobs missing it
     for job in jobs:
         fam = families()[job.family]
         print(f"{job.id}: {job.extra.get('type')} ({fam.name} family)", file=out)
@@ -81,9 +81,14 @@ def doctor(sandbox: str, env_mode: str = "shared", workflow_dir: str | None = No
             print(line, file=out)
         for m in missing:
             print(f"  MISSING {m.line()}", file=out)
-        n_missing += len(missing)
+            fixes.setdefault((m.kind, m.fix), []).append(job.id)
     devices = node_devices()
     used = sorted({j.family for j in jobs})
+    n_missing = sum(len(v) for v in fixes.values())
+    if fixes:
+        print("to provide what is missing:", file=out)
+        for (kind, fix), job_ids in fixes.items():
+            print(f"  {kind} ({len(job_ids)} job(s)): {fix}", file=out)
     print(f"{len(jobs)} of {len(plan.jobs)} job(s) use a model family ({', '.join(used) or 'none'}); "
           f"{n_missing} missing piece(s); this machine shows {len(devices)} GPU(s)", file=out)
     return 1 if n_missing else 0
