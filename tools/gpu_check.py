@@ -10,7 +10,8 @@ a failing step records its error and the others still run):
 4. ``deepspeed``   -- DeepSpeed ZeRO-1 training of that model through the ``deepspeed`` launcher with world size
    = visible GPUs (``juicer_sandbox/models/ds_train.py``);
 5. ``video_metrics`` -- FID/FVD (Frechet distance), KID/KVD and IS math of ``juicer_sandbox.models.video_metrics``
-   on the GPU, checked against closed-form values and against the same computation on the CPU.
+   on the GPU: its ``selfcheck`` (closed forms, timings), and 4096 x 2048 features with a known Frechet distance
+   (4) and inception score (101), compared with the same computation on the CPU.
 
     python tools/gpu_check.py --out gpu_check.json [--work DIR] [--steps tiny_model,hf_infer,...]
 """
@@ -141,10 +142,6 @@ def _metrics_on(device: str, real, gen, probs) -> dict:
 def step_video_metrics(work: Path, ctx: dict) -> dict:
     import torch
 
-    try:
-        from juicer_sandbox.models import video_metrics  # noqa: F401  (lands with the video families)
-    except ImportError as exc:
-        raise Skip(f"juicer_sandbox.models.video_metrics is not in this checkout ({exc})") from None
     g = torch.Generator().manual_seed(0)
     dim, n = 2048, 4096  # I3D / Inception-v3 pool feature size
     real = torch.randn(n, dim, generator=g, dtype=torch.float64)
@@ -159,7 +156,10 @@ def step_video_metrics(work: Path, ctx: dict) -> dict:
     device_s = time.time() - start
     on_cpu = on_device if device == "cpu" else _metrics_on("cpu", real, gen, probs)
     same = all(abs(on_device[k] - on_cpu[k]) <= 1e-6 * max(1.0, abs(on_cpu[k])) for k in on_cpu)
-    return {"device": device, "device_s": round(device_s, 3), "values": on_device, "cpu_values": on_cpu,
+    from juicer_sandbox.models.video_metrics import selfcheck
+
+    return {"selfcheck": selfcheck(device), "device": device, "device_s": round(device_s, 3), "values": on_device,
+            "cpu_values": on_cpu,
             "device_matches_cpu": same, "expected": {"frechet": 4.0, "inception_score": 101.0},
             "frechet_ok": abs(on_device["frechet"] - 4.0) < 1e-6,
             "inception_score_ok": abs(on_device["inception_score"] - 101.0) < 1e-6}
