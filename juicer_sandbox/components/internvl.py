@@ -139,11 +139,10 @@ def _world(run, cfg: dict) -> int:
     return len(run.devices) if run.devices else int(cfg.get("num_gpus") or 1)
 
 
-def _run_bash(script: str, log_path: Path, what: str, env: dict | None = None, cwd: str | None = None) -> None:
+def _run_bash(args: list[str], what: str, log_path: Path, cwd: str | None = None) -> None:
+    """Run bash with the job's stdout (its log, so progress shows); the command tees into ``log_path`` itself."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as log:
-        proc = subprocess.run(["bash", "-c", script] if cwd else ["bash", script], stdout=log, stderr=subprocess.STDOUT,
-                              cwd=cwd, env={**os.environ, **(env or {})})
+    proc = subprocess.run(["bash", *args], cwd=cwd)
     if proc.returncode != 0:
         raise SandboxError(f"internvl_coco_caption: {what} failed (exit {proc.returncode}); see {log_path}")
 
@@ -166,7 +165,7 @@ def train(cfg: dict, run) -> list[str]:
         script.write_text(training_script(home=home, world=world, per_device=per_device, output_dir=str(out),
                                           model=model, style=style, meta_path=os.path.abspath(meta), port=port,
                                           python=sys.executable), encoding="utf-8")
-        _run_bash(str(script), run.artifacts / "scripts" / f"{name}.log", f"training {name}")
+        _run_bash([str(script)], f"training {name}", out / "training_log.txt")
         records = parse_training_log((out / "training_log.txt").read_text(encoding="utf-8", errors="replace"))
         runs[name] = {"steps": len(records), "final_loss": records[-1]["loss"] if records else None}
         outputs.append(str(out))

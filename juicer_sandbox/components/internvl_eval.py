@@ -74,8 +74,9 @@ def evaluate(cfg: dict, run) -> list[dict]:
     for i, ckpt in enumerate(ckpts):
         out = run.artifacts / "eval" / f"{i}_{os.path.basename(os.path.normpath(ckpt))}"
         log, start = out / "eval_log.txt", time.time()
-        _run_bash("set -o pipefail; " + evaluation_command(ckpt, chat_dir, gpus, port), log, f"evaluating {ckpt}",
-                  cwd=chat_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        _run_bash(["-c", f"set -o pipefail; {evaluation_command(ckpt, chat_dir, gpus, port)} 2>&1 | tee -a "
+                         f"{shlex.quote(str(log))}"], f"evaluating {ckpt}", log, cwd=chat_dir)
         scores = parse_scores(log.read_text(encoding="utf-8", errors="replace"), str(log))
         preds = _new_predictions(Path(chat_dir) / "results", start)
         if preds:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from ..errors import ComponentConfigError, SandboxError
@@ -62,6 +63,7 @@ def train(cfg: dict, run) -> str | None:
                                 text=True, errors="replace")
         for line in proc.stdout:
             log.write(line)
+            sys.stdout.write(line)  # the job's log too (its progress line on the console)
             parsed = parse_monitor_line(line)
             if parsed and "perf/throughput" in parsed[1]:
                 steps.append(parsed)

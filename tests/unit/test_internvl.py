@@ -182,3 +182,31 @@ def test_training_runs_the_script_through_torchrun_with_the_jobs_world_size(tmp_
     with pytest.raises(SandboxError, match="training pool_0_InternVL2-1B failed"):
         internvl.train(cfg, FakeRun(tmp_path / "artifacts2", devices=["0"]))
     assert os.path.isdir(tmp_path / "artifacts2" / "scripts")
+
+
+def test_evaluation_runs_evaluate_sh_per_checkpoint_and_reads_its_scores(tmp_path):
+    chat = tmp_path / "InternVL" / "internvl_chat"
+    chat.mkdir(parents=True)
+    # stand-in for InternVL's evaluate.sh (this test only): checks its arguments as evaluate.sh reads them,
+    # prints what pycocoevalcap prints and writes the predictions file evaluate_caption.py writes
+    (tmp_path / "eval_log.txt").write_text(EVAL_LOG)
+    (chat / "evaluate.sh").write_text(
+        'test -d "$(pwd)/$1" || { echo "no checkpoint $(pwd)/$1"; exit 2; }\n'
+        '[ "$2" = caption-coco ] && [ "$3" = --dynamic ] && [ "$GPUS" = 2 ] || exit 3\n'
+        f'cat {tmp_path}/eval_log.txt\n'
+        'mkdir -p results && echo \'[{"image_id": 1, "caption": "a cat"}]\' > results/coco_241206101500.json\n')
+    ckpts = [tmp_path / "work_dirs" / "pool_0_InternVL2-1B", tmp_path / "work_dirs" / "pool_1_InternVL2-1B"]
+    for c in ckpts:
+        c.mkdir(parents=True)
+    run = FakeRun(tmp_path / "artifacts", devices=["0", "1"], job_id="p/evaluation_eval")
+    cfg = {"internvl_home": str(tmp_path / "InternVL"), "num_gpus": 8,
+           "ckpt_paths": [str(ckpts[0]), str(tmp_path / "missing"), str(ckpts[1])]}
+    results = internvl_eval.evaluate(cfg, run)
+    assert len(results) == 2 and results[0]["CIDEr"] == 1.392 and results[1]["avg_score"] == results[0]["avg_score"]
+    out = run.artifacts / "eval" / "0_pool_0_InternVL2-1B"
+    assert (out / "eval_log.txt").read_text() == EVAL_LOG
+    assert internvl_eval.read_predictions(out / "coco_241206101500.json") == {1: "a cat"}
+    assert "missing" in run.metrics["warnings"][0]
+    (chat / "evaluate.sh").write_text("echo CUDA out of memory; exit 1\n")
+    with pytest.raises(SandboxError, match="evaluating .* failed \\(exit 1\\)"):
+        internvl_eval.evaluate(cfg, FakeRun(tmp_path / "a2", devices=["0", "1"]))
