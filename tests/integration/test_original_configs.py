@@ -168,11 +168,21 @@ def _plan_blocks(stdout: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def test_internvl_plans_unchanged_with_gpu_resources_on_the_slurm_profile(root):
+# the hub models the InternVL all-stats recipe's ops load (the plan checks that each is in the HF cache)
+INTERNVL_HUB_MODELS = ("EleutherAI/pythia-6.9b-deduped", "shunk031/aesthetics-predictor-v2-sac-logos-ava1-l14-linearMSE",
+                       "Falconsai/nsfw_image_detection", "Salesforce/blip-itm-base-coco", "openai/clip-vit-base-patch32",
+                       "amrul-hzz/watermark_detector", "google/owlvit-base-patch32")
+
+
+def test_internvl_plans_unchanged_with_gpu_resources_on_the_slurm_profile(root, monkeypatch):
     """The original's four-pipeline InternVL config plans unedited with --profile profiles/slurm: its 10
-    InternVL jobs (4 trainings with num_gpus 8, ... ) ask SLURM for 8 GPUs, 12 h and 64 GB; the data jobs
-    for none. `doctor` lists what the jobs still need (its placeholders are no checkout, no weights)."""
+    InternVL jobs (5 trainings and 5 evaluations with num_gpus 8) ask SLURM for 8 GPUs, 12 h and 64 GB; the
+    data jobs for none. `doctor` lists what the jobs still need (its placeholders are no checkout, no weights)."""
     plan_only_assets()
+    hf = root.parent / "hf"
+    monkeypatch.setenv("HF_HUB_CACHE", str(hf))
+    for name in INTERNVL_HUB_MODELS:  # plan-only stand-ins: the plan checks presence, never reads them
+        (hf / f"models--{name.replace('/', '--')}" / "snapshots" / "stand-in").mkdir(parents=True)
     proc = cli("run", "--config", INTERNVL, "--profile", "profiles/slurm", "-n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     blocks = _plan_blocks(proc.stdout)
