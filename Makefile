@@ -23,7 +23,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	then command -v $$p; break; fi; done)
 endif
 
-.PHONY: resolve install run test test-slow bench corpus clean help check-python browser snakefmt-check
+.PHONY: resolve install run test test-slow bench corpus clean help check-python browser system-programs snakefmt-check
 
 help:
 	@echo "make run | make test | make test-slow | make bench | make corpus | make clean   (TORCH=cpu|cuda, PYTHON=...)"
@@ -70,21 +70,28 @@ run: install
 	$(SNAKEMAKE) --cores $(CORES) --config sandbox=$(SANDBOX)
 	@$(PY) -m juicer_sandbox where $(SANDBOX)
 
-# Headless Chromium for the report test (tests/integration/test_report_browser.py): Debian's
-# package where apt-get can install it (CI runs as root); the test skips with a reason without it.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian programs some ops and tests use, installed where apt-get can (CI runs as root):
+# chromium (the report's browser test), ffmpeg (video_duration_filter's default backend, which the
+# T2V recipes use; the plan refuses such a recipe without it) and a JRE (METEOR of the COCO caption
+# metrics). Without root the tests that need them skip with a reason, and the plan names what is missing.
+SYSTEM_PROGRAMS = chromium:chromium ffmpeg:ffmpeg java:default-jre-headless
+system-programs:
+	@missing=""; for p in $(SYSTEM_PROGRAMS); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "note: chromium not installed and not root: the browser test of the report will skip"; fi; }
+	    echo "apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: not installed and not root:$$missing (the tests that need them skip)"; fi; fi
+
+browser: system-programs
 
 snakefmt-check: install
 	$(VENV)/bin/snakefmt --check Snakefile rules
 
-test: install browser snakefmt-check
+test: install system-programs snakefmt-check
 	$(PY) -m pytest -q -m "not slow" tests
 
-test-slow: install browser
+test-slow: install system-programs
 	$(PY) -m pytest -q -m slow tests
 
 bench: install
