@@ -27,7 +27,8 @@ FACTORIES: dict[str, Factory] = {
         Factory("general_probe", (("juicer_sandbox.components.ranking", "PROBES"),
                                   ("juicer_sandbox.components.experiment", "PROBES"))),
         Factory("general_data_executor", (("juicer_sandbox.components.convert", "CONVERTERS"),
-                                          ("juicer_sandbox.components.mm_convert", "CONVERTERS"))),
+                                          ("juicer_sandbox.components.mm_convert", "CONVERTERS"),
+                                          ("juicer_sandbox.components.image_caption", "CONVERTERS"))),
         Factory("data_evaluator", (("juicer_sandbox.components.evaluators", "DATA_EVALUATORS"),
                                    ("juicer_sandbox.components.data_quality", "DATA_EVALUATORS"),
                                    ("juicer_sandbox.components.caption_metrics", "DATA_EVALUATORS"),
@@ -38,14 +39,16 @@ FACTORIES: dict[str, Factory] = {
                                 ("juicer_sandbox.components.original_models", "TRAINERS"),
                                 ("juicer_sandbox.components.easyanimate", "TRAINERS"),
                                 ("juicer_sandbox.components.internvl", "TRAINERS"),
-                                ("juicer_sandbox.components.trinity", "TRAINERS"))),
+                                ("juicer_sandbox.components.trinity", "TRAINERS"),
+                                ("juicer_sandbox.components.image_caption", "TRAINERS"))),
         # original_models first: its `api` also takes the original's helper-function keys
         Factory("model_infer", (("juicer_sandbox.components.original_models", "INFERENCERS"),
                                 ("juicer_sandbox.components.model_factories", "INFERENCERS"),
                                 ("juicer_sandbox.components.easyanimate", "INFERENCERS"))),
         Factory("model_evaluator", (("juicer_sandbox.components.model_factories", "MODEL_EVALUATORS"),
                                     ("juicer_sandbox.components.caption_metrics", "MODEL_EVALUATORS"),
-                                    ("juicer_sandbox.components.internvl_eval", "MODEL_EVALUATORS"))),
+                                    ("juicer_sandbox.components.internvl_eval", "MODEL_EVALUATORS"),
+                                    ("juicer_sandbox.components.image_caption", "MODEL_EVALUATORS"))),
     ]
 }
 

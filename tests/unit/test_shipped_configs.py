@@ -11,7 +11,7 @@ from juicer_sandbox.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNABLE = ["demo.yaml", "hpo_demo.yaml", "paper/single_op.yaml", "paper/multi_op.yaml",
-            "paper/duplication_scaling.yaml"]
+            "paper/duplication_scaling.yaml", "image_caption_demo.yaml"]
 
 
 @pytest.mark.parametrize("name", RUNNABLE)
