@@ -76,8 +76,9 @@ def report(workdir: Path, wall: float, seeds: int, budget: int) -> None:
             else float("nan")
         print(f"refined vs {other}: loss gap {gap:.4f} = {gap / pooled:.1f} pooled seed std ({pooled:.4f}; "
               f"target > 3); paired by seed {paired:.1f}")
-    raw_n, raw_flags = _flags(next(out.glob("corpus/*unpack/artifacts/raw.jsonl")))
-    proc_n, proc_flags = _flags(next(out.glob("caption/*process/artifacts/*.jsonl")))
+    res = {j["job"]: j["outputs"].get("res_1") for j in jobs}
+    raw_n, raw_flags = _flags(workdir / res["corpus/execution_sample"])
+    proc_n, proc_flags = _flags(workdir / res["caption/execution_process"])
     print(f"refinement kept {proc_n:,} of {raw_n:,} pairs; per kind (raw -> refined, share removed):")
     for flag in sorted(raw_flags):
         a, b = raw_flags[flag], proc_flags.get(flag, 0)

@@ -12,7 +12,7 @@ from .conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
-QUICK = "{matrix: {budget: [1920]}}"  # 30 steps of 64 pairs per arm
+QUICK = "{matrix: {pairs: [2000], budget: [1920]}}"  # 2,000 raw pairs; 30 steps of 64 pairs per arm
 
 
 def _rows(path: Path) -> list[dict]:
@@ -24,9 +24,11 @@ def test_image_caption_demo_quick_mode(workdir):
         os.symlink(REPO / sub, workdir / sub)
     run_snakemake(workdir, "config/sandboxes/image_caption_demo.yaml", config={"sandbox_overrides": QUICK})
     out = workdir / "outputs/image_caption_demo"
-    raw = _rows(next(out.glob("corpus/*unpack/artifacts/raw.jsonl")))
-    processed = _rows(next(out.glob("caption/*process/artifacts/*.jsonl")))
-    assert 0 < len(processed) < len(raw)
+    summary = json.loads((out / "summary.json").read_text())["jobs"]
+    res = {j["job"]: j["outputs"].get("res_1") for j in summary}
+    raw = _rows(workdir / res["corpus/execution_sample"])
+    processed = _rows(workdir / res["caption/execution_process"])
+    assert len(raw) == 2000 and 0 < len(processed) < len(raw)
     assert all(os.path.isabs(r["images"][0]) and os.path.isfile(r["images"][0]) for r in processed[:50])
     # the refinement removes generic (collection-name) captions and keeps most clean pairs
     share = lambda rows, f: sum(f in r["meta"]["flags"] for r in rows) / len(rows)  # noqa: E731
@@ -34,7 +36,6 @@ def test_image_caption_demo_quick_mode(workdir):
     recipe = (out / "exports/k_sigma_recipe.yaml").read_text()
     assert "image_shape_filter" in recipe and "document_deduplicator" in recipe
 
-    summary = json.loads((out / "summary.json").read_text())["jobs"]
     evals = {j["metrics"]["arm"]: j["metrics"] for j in summary if j["hook"] == "EvaluateModelHook"}
     assert set(evals) == {"raw", "refined", "random"}
     for m in evals.values():
@@ -46,5 +47,5 @@ def test_image_caption_demo_quick_mode(workdir):
     assert random_pairs == {len(processed)}  # the control arm has the refined arm's size
     ranking = json.loads(next(out.glob("caption/*rank_arms/artifacts/export/ranking.json")).read_text())
     assert {row["arm"] for row in ranking["arms"]} == {"raw", "refined", "random"}
-    model_dir = next(out.glob("caption/*train_refined_s0/artifacts/model"))
+    model_dir = workdir / res["caption/execution_train_refined_s0"]
     assert (model_dir / "captioner.safetensors").is_file() and (model_dir / "tokenizer.json").is_file()
