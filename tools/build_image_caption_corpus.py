@@ -86,8 +86,8 @@ def _clean_ws(s: str) -> str:
     return re.sub(r"\s+", " ", s or "").strip()
 
 
-def clipart_items():
-    for svg in sorted(CLIPART_SVG.rglob("*.svg")):
+def clipart_items(svgs):
+    for svg in svgs:
         rel = svg.relative_to(CLIPART_SVG)
         png = CLIPART_PNG / rel.with_suffix(".png")
         if not png.is_file():
@@ -112,8 +112,8 @@ def clipart_items():
                "translations": []}
 
 
-def stamp_items():
-    for txt in sorted(STAMPS.rglob("*.txt")):
+def stamp_items(txts):
+    for txt in txts:
         png = txt.with_suffix(".png")
         if not png.is_file():
             continue
@@ -152,10 +152,13 @@ def _hash_frac(seed: int, key: str) -> float:
 
 
 def collect(args) -> list[dict]:
-    items = list(clipart_items()) + list(stamp_items())
-    if args.limit:
-        items = random.Random(f"{args.seed}:limit").sample(items, min(args.limit, len(items)))
-        items.sort(key=lambda it: it["source"])
+    svgs, txts = sorted(CLIPART_SVG.rglob("*.svg")), sorted(STAMPS.rglob("*.txt"))
+    if args.limit:  # a sample of the source files, in the full build's order
+        files = [(0, p) for p in svgs] + [(1, p) for p in txts]
+        keep = set(random.Random(f"{args.seed}:limit").sample(range(len(files)), min(args.limit, len(files))))
+        svgs = [p for i, (k, p) in enumerate(files) if i in keep and k == 0]
+        txts = [p for i, (k, p) in enumerate(files) if i in keep and k == 1]
+    items = list(clipart_items(svgs)) + list(stamp_items(txts))
     seen: set[str] = set()
     images_per_caption: dict[str, set] = {}
     for it in items:

@@ -133,6 +133,7 @@ def _installed() -> bool:
     return all(p.is_dir() for p in (b.CLIPART_SVG, b.CLIPART_PNG, b.STAMPS))
 
 
+@pytest.mark.slow  # two small builds: ~1-3 min on the shared box (large source PNGs)
 @pytest.mark.skipif(not _installed(), reason="image corpus packages not installed "
                                              "(tools/install_image_corpus_packages.sh)")
 def test_rebuild_is_byte_identical(tmp_path):
