@@ -7,7 +7,7 @@ Prints per arm the held-out caption loss and CIDEr (mean ± std over seeds), the
 refined-vs-random loss gaps in units of the seed std pooled over the three arms (target: > 3), and
 what the refinement removed per kind of dirt (the corpus's `meta.flags`, read here only).
 
-    python bench/bench_image_caption.py [--seeds 3] [--budget 12800] [--lr 0.002] [--keep]
+    python bench/bench_image_caption.py [--seeds 3] [--budget 12800] [--lr 0.001] [--keep]
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budget", type=int, default=12800, help="training pairs per arm")
-    ap.add_argument("--lr", type=float, default=0.002, help="the captioner's peak learning rate")
+    ap.add_argument("--lr", type=float, default=0.001, help="the captioner's peak learning rate")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="image-caption-"))
