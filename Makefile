@@ -23,7 +23,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	then command -v $$p; break; fi; done)
 endif
 
-.PHONY: resolve install run test test-slow bench corpus clean help check-python browser system-programs snakefmt-check
+.PHONY: resolve install run test test-slow bench corpus image-corpus clean help check-python browser system-programs snakefmt-check
 
 help:
 	@echo "make run | make test | make test-slow | make bench | make corpus | make clean   (TORCH=cpu|cuda, PYTHON=...)"
@@ -102,6 +102,12 @@ bench: install
 corpus: install
 	bash tools/install_corpus_packages.sh
 	$(PY) tools/build_demo_corpus.py --out data/demo
+
+# The image-caption corpus ships as data/image_caption/corpus.zip; this rebuilds it (byte-identical
+# for the same arguments) from Debian's openclipart and Tux Paint stamps packages.
+image-corpus: install
+	bash tools/install_image_corpus_packages.sh
+	$(PY) tools/build_image_caption_corpus.py --out data/image_caption --seed 0 --thumb 32 --val-frac 0.2 --mismatch-frac 0.1 --translate-frac 0.3
 
 # What `make install` would install, as pip's JSON report (REPORT=...), from a fresh venv in
 # RESOLVE_DIR; installs nothing (tests/integration/test_install.py reads it).
