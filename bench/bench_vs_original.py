@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = Path(os.environ.get("ORIGINAL_TOOLS", REPO.parent.parent / "shared/tools/original_sandbox"))
+TOOLS = Path(os.environ.get("ORIGINAL_TOOLS", REPO.parent / "shared/tools/original_sandbox"))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 STEPS = ("cold", "noop", "threshold", "statarg")
 
