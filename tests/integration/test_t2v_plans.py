@@ -17,23 +17,11 @@ from pathlib import Path
 import pytest
 
 from .test_original_configs import ORIGINAL, REPO, T2V, cli, plan_only_assets, root  # noqa: F401 (fixture)
+from .test_original_configs import _plan_blocks as _resources
 
 NEEDS_ORIGINAL = pytest.mark.skipif(not (ORIGINAL / "configs").is_dir(), reason=f"the original's configs are not at "
                                                                                  f"{ORIGINAL} (set $DJ_ORIGINAL)")
 PROFILE = ["--profile", str(REPO / "profiles/slurm"), "-n", "--", "--workflow-profile", "none"]
-
-
-def _resources(stdout: str) -> dict[str, tuple[str, str]]:
-    """job id -> (rule, resources line) from `snakemake -n` output."""
-    out, rule, job = {}, None, None
-    for line in stdout.splitlines():
-        if line.startswith(("rule ", "localrule ")):
-            rule, job = line.split()[1].rstrip(":"), None
-        elif line.strip().startswith("wildcards: job="):
-            job = line.strip()[len("wildcards: job="):]
-        elif line.strip().startswith("resources:") and job:
-            out[job] = (rule, line.strip())
-    return out
 
 
 @NEEDS_ORIGINAL
