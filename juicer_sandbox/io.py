@@ -118,3 +118,35 @@ def replace_dir(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     os.replace(src, dst)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_npz(path: str | os.PathLike, arrays: dict, meta: dict) -> str:
+    """Arrays plus a JSON ``meta`` entry in one compressed ``.npz``, written atomically (model files
+    of the small scorers; :func:`read_npz` reads them back without pickle). Returns the path."""
+    import numpy as np
+
+    payload = dict(arrays, meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8))
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **payload)
+    return str(path)
+
+
+def read_npz(path: str | os.PathLike, what: str, fmt: str) -> tuple[dict, dict]:
+    """(arrays, meta) of a :func:`write_npz` file whose meta names format ``fmt``; otherwise one
+    SandboxError line naming ``what`` and the file."""
+    import numpy as np
+
+    from .errors import SandboxError
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+            meta = json.loads(z["meta"].tobytes().decode())
+    except FileNotFoundError:
+        raise SandboxError(f"{what} not found: {path}") from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise SandboxError(f"cannot read {what} {path}: {exc}") from None
+    if meta.get("format") != fmt:
+        raise SandboxError(f"{path} is not a {fmt} file")
+    return arrays, meta

@@ -58,6 +58,18 @@ def input_paths(cfg: dict, key: str = "dataset_path", must_exist: bool = True) -
     return paths
 
 
+def one_path(cfg: dict, key: str) -> str:
+    """The one existing dataset under `key` (a path, or a list of exactly one)."""
+    value = cfg.get(key)
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ComponentConfigError(f"expects one dataset, got {len(value)}", key=key)
+        value = value[0]
+    if not value or not os.path.exists(str(value)):
+        raise ComponentConfigError(f"dataset {value!r} not found", key=key)
+    return str(value)
+
+
 def export_dir(cfg: dict, key: str = "export_path") -> Path:
     """The export directory (created if needed)."""
     value = cfg.get(key)

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_json, write_jsonl
 from .caption_metrics import ALL_METRICS, score_captions
+from .config_helpers import one_path
 
 _PATH = {"type": "string", "minLength": 1}
 _PATHS = {"type": ["string", "array"], "items": {"type": "string"}}
@@ -33,17 +34,6 @@ _LABEL = {"type": ["string", "integer", "null"]}
 def _schema(props: dict, required: list[str]) -> dict:
     return {"type": "object", "additionalProperties": False, "required": required,
             "properties": {"type": {"type": "string"}, "export_path": {"type": ["string", "null"]}, **props}}
-
-
-def _one(cfg: dict, key: str) -> str:
-    value = cfg.get(key)
-    if isinstance(value, list):
-        if len(value) != 1:
-            raise ComponentConfigError(f"expects one dataset, got {len(value)}", key=key)
-        value = value[0]
-    if not value or not Path(str(value)).exists():
-        raise ComponentConfigError(f"{value!r} not found", key=key)
-    return str(value)
 
 
 # -- unpacking ---------------------------------------------------------------------------------------------------
@@ -64,7 +54,7 @@ def _absolute_media(src: Path, dst: Path, keys: list[str]) -> int:
 
 
 def unpack_dataset_archive(cfg: dict) -> list[str]:
-    archive = _one(cfg, "dataset_path")
+    archive = one_path(cfg, "dataset_path")
     if cfg.get("sha256"):
         digest = hashlib.sha256(Path(archive).read_bytes()).hexdigest()
         if digest != cfg["sha256"]:
@@ -103,7 +93,7 @@ def train_image_captioner(cfg: dict, run) -> str:
     trainer_cfg = {k: cfg[k] for k in DEFAULTS if cfg.get(k) is not None}
     trainer_cfg.setdefault("seed", run.seed)
     out = Path(cfg["export_path"])
-    metrics = train_captioner(trainer_cfg, _one(cfg, "dataset_path"), out, cfg["tokenizer_path"],
+    metrics = train_captioner(trainer_cfg, one_path(cfg, "dataset_path"), out, cfg["tokenizer_path"],
                               threads=run.threads)
     run.metrics.update(metrics)
     return str(out / "model")
@@ -113,7 +103,7 @@ def evaluate_image_captioner(cfg: dict, run) -> dict:
     from ..models.captioner_train import evaluate_captioner
 
     metrics, refs, preds = evaluate_captioner(
-        cfg["model_path"], _one(cfg, "val_path"), threads=getattr(run, "threads", 1),
+        cfg["model_path"], one_path(cfg, "val_path"), threads=getattr(run, "threads", 1),
         max_new_tokens=cfg.get("max_new_tokens"), image_key=cfg.get("image_key", "images"),
         text_key=cfg.get("text_key", "text"))
     out = Path(cfg["export_path"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_json, write_jsonl
 from ..models.trainer_config import TRAINER_SCHEMA
+from .config_helpers import one_path
 
 _PATHS = {"type": ["string", "array"], "items": {"type": "string"}}
 _PATH = {"type": "string", "minLength": 1}
@@ -23,17 +24,6 @@ _EXPORT = {"type": ["string", "null"]}
 def _schema(props: dict, required: list[str]) -> dict:
     return {"type": "object", "additionalProperties": False, "required": required,
             "properties": {"type": {"type": "string"}, "export_path": _EXPORT, **props}}
-
-
-def _one_path(cfg: dict, key: str) -> str:
-    value = cfg.get(key)
-    if isinstance(value, list):
-        if len(value) != 1:
-            raise ComponentConfigError(f"expects one dataset, got {len(value)}", key=key)
-        value = value[0]
-    if not value or not os.path.exists(str(value)):
-        raise ComponentConfigError(f"dataset {value!r} not found", key=key)
-    return str(value)
 
 
 def _paths(cfg: dict, key: str) -> list[str]:
@@ -68,7 +58,7 @@ def train_causal_lm(cfg: dict, run) -> str:
     trainer_cfg = {k: v for k, v in cfg.items() if k in TRAINER_SCHEMA["properties"] and k != "export_path"}
     trainer_cfg.setdefault("seed", run.seed)
     out = Path(cfg["export_path"])
-    metrics = train_lm(trainer_cfg, _one_path(cfg, "dataset_path"), out, cfg.get("tokenizer_path"),
+    metrics = train_lm(trainer_cfg, one_path(cfg, "dataset_path"), out, cfg.get("tokenizer_path"),
                        threads=run.threads, checkpoint_dir=run.scratch / "checkpoints")
     run.metrics.update(metrics)
     return str(out / "model")
@@ -116,7 +106,7 @@ def evaluate_lm_loss(cfg: dict, run) -> dict:
     """Validation loss (nats/token), perplexity and bits per byte on held-out text."""
     from ..models.evaluate import evaluate_lm
 
-    metrics = evaluate_lm(cfg["model_path"], _one_path(cfg, "val_path"), text_key=cfg.get("text_key", "text"),
+    metrics = evaluate_lm(cfg["model_path"], one_path(cfg, "val_path"), text_key=cfg.get("text_key", "text"),
                           max_tokens=cfg.get("max_tokens"), threads=run.threads)
     for key in ("arm", "seed", "pool"):  # labels an experiment's ranking groups by
         if cfg.get(key) is not None:

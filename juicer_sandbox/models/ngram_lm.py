@@ -17,7 +17,6 @@ modified Kneser-Ney refines) over the sandbox's BPE tokens (or UTF-8 bytes witho
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import SandboxError
-from ..io import atomic_path
+from ..io import read_npz, write_npz
 
 _FORMAT = "juicer-sandbox-ngram-v1"
 DISCOUNT = 0.75
@@ -118,23 +117,16 @@ class NgramLM:
                 arrays[f"t{k}_{name}"] = arr
         meta = {"format": _FORMAT, "order": self.order, "vocab": self.vocab, "eos": self.eos,
                 "tokenizer_path": self.tokenizer_path, "meta": self.meta}
-        arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-        return str(path)
+        return write_npz(path, arrays, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "NgramLM":
+        z, meta = read_npz(path, "n-gram model", _FORMAT)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(z["meta"].tobytes().decode())
-                if meta.get("format") != _FORMAT:
-                    raise SandboxError(f"{path} is not a {_FORMAT} file")
-                tables = {k: tuple(z[f"t{k}_{n}"] for n in ("grams", "counts", "hist", "total", "types"))
-                          for k in range(1, meta["order"])}
-                unigram = z["unigram"]
-        except (OSError, KeyError, ValueError) as exc:
+            tables = {k: tuple(z[f"t{k}_{n}"] for n in ("grams", "counts", "hist", "total", "types"))
+                      for k in range(1, meta["order"])}
+            unigram = z["unigram"]
+        except KeyError as exc:
             raise SandboxError(f"cannot read n-gram model {path}: {exc}") from None
         return cls(order=meta["order"], vocab=meta["vocab"], eos=meta["eos"], unigram=unigram, tables=tables,
                    tokenizer_path=meta["tokenizer_path"], meta=meta.get("meta", {}))

@@ -25,7 +25,6 @@ This module rebuilds that idea for the sandbox without Spark:
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import zlib
@@ -35,7 +34,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import SandboxError
-from ..io import atomic_path
+from ..io import read_npz, write_npz
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _FORMAT = "juicer-sandbox-quality-v1"
@@ -120,24 +119,15 @@ class QualityClassifier:
             "lowercase": bool(self.lowercase),
             "meta": self.meta,
         }
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, weights=self.weights.astype(np.float32),
-                                    meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8))
-        return str(path)
+        return write_npz(path, {"weights": self.weights.astype(np.float32)}, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "QualityClassifier":
+        z, meta = read_npz(path, "quality classifier", _FORMAT)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                weights = z["weights"].astype(np.float32)
-                meta = json.loads(z["meta"].tobytes().decode())
-        except FileNotFoundError:
-            raise SandboxError(f"quality classifier not found: {path}") from None
-        except Exception as exc:
+            weights = z["weights"].astype(np.float32)
+        except KeyError as exc:
             raise SandboxError(f"cannot read quality classifier {path}: {exc}") from None
-        if meta.get("format") != _FORMAT:
-            raise SandboxError(f"{path} is not a {_FORMAT} file")
         return cls(weights=weights, bias=meta["bias"], n_features=meta["n_features"], ngram=meta["ngram"],
                    seed=meta["seed"], lowercase=meta["lowercase"], meta=meta.get("meta", {}))
 

@@ -16,7 +16,6 @@ Rae et al. 2021), so the classifier sees both what the words are and what the do
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import zlib
@@ -26,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import SandboxError
-from ..io import atomic_path
+from ..io import read_npz, write_npz
 from .quality import _hash_start, _sigmoid, fit_logistic_csr, text_features
 
 _FORMAT = "juicer-sandbox-stat-quality-v1"
@@ -75,22 +74,15 @@ class StatQualityClassifier:
     def save(self, path: str | os.PathLike) -> str:
         meta = {"format": _FORMAT, "stats": self.stats, "bias": self.bias, "n_features": self.n_features,
                 "ngram": self.ngram, "seed": self.seed, "meta": self.meta}
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, weights=self.weights.astype(np.float32), edges=self.edges,
-                                    meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8))
-        return str(path)
+        return write_npz(path, {"weights": self.weights.astype(np.float32), "edges": self.edges}, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "StatQualityClassifier":
+        z, meta = read_npz(path, "stat quality classifier", _FORMAT)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(z["meta"].tobytes().decode())
-                weights, edges = z["weights"].astype(np.float64), z["edges"]
-        except (OSError, KeyError, ValueError) as exc:
+            weights, edges = z["weights"].astype(np.float64), z["edges"]
+        except KeyError as exc:
             raise SandboxError(f"cannot read stat quality classifier {path}: {exc}") from None
-        if meta.get("format") != _FORMAT:
-            raise SandboxError(f"{path} is not a {_FORMAT} file")
         return cls(stats=meta["stats"], edges=edges, weights=weights, bias=meta["bias"], n_features=meta["n_features"],
                    ngram=meta["ngram"], seed=meta["seed"], meta=meta.get("meta", {}))
 
