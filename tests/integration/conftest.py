@@ -23,6 +23,25 @@ def demo_slice(dest: Path, n: int, name: str = "raw.jsonl") -> Path:
     return out
 
 
+def demo_shaped_jobs(refine_extra: dict | None = None, extra_jobs: list | None = None) -> dict:
+    """The user guide's demo shape over `recipe.yaml`: probe -> k-sigma -> process -> probe of the result
+    (the job lists of a sandbox config; `refine_extra` adds k-sigma keys, `extra_jobs` go before process)."""
+    return {
+        "probe_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "analysis_ori_data",
+                               "dj_configs": "recipe.yaml"}],
+        "refine_recipe_job_configs": [{"hook": "RefineRecipeViaKSigmaHook", "meta_name": "analysis_ori_data",
+                                       "dj_configs": "recipe.yaml",
+                                       "extra_configs": {"path_k_sigma_recipe": "exports/refined.yaml", "k": 3,
+                                                         **(refine_extra or {})}}],
+        "execution_job_configs": (extra_jobs or []) + [{"hook": "ProcessDataHook", "meta_name": "process",
+                                                        "dj_configs": "exports/refined.yaml"}],
+        "evaluation_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "analysis_processed_data",
+                                    "dj_configs": "recipe.yaml",
+                                    "input": {"dj_configs.dataset_path": "anonymous.process.res_1"},
+                                    "local": {"dj_configs.export_path": "exports/processed_probe.jsonl"}}],
+    }
+
+
 def run_snakemake(workdir: Path, sandbox: str, *args: str, check: bool = True,
                   config: dict | None = None) -> subprocess.CompletedProcess:
     settings = [f"sandbox={sandbox}"] + [f"{k}={v}" for k, v in (config or {}).items()]

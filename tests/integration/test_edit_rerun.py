@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, demo_slice, run_snakemake
+from .conftest import REPO, demo_shaped_jobs, demo_slice, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -28,18 +28,7 @@ def _write(root: Path, data: Path, recipe: dict, extra_jobs: list | None = None)
     (root / "recipe.yaml").write_text(yaml.safe_dump({**recipe, "dataset_path": str(data)}, sort_keys=False))
     sandbox = {
         "work_dir": "out",
-        "probe_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "analysis_ori_data",
-                               "dj_configs": "recipe.yaml"}],
-        "refine_recipe_job_configs": [{"hook": "RefineRecipeViaKSigmaHook", "meta_name": "analysis_ori_data",
-                                       "dj_configs": "recipe.yaml",
-                                       "extra_configs": {"path_k_sigma_recipe": "exports/refined.yaml", "k": 3,
-                                                         "tighten_only": True}}],
-        "execution_job_configs": (extra_jobs or []) + [{"hook": "ProcessDataHook", "meta_name": "process",
-                                                        "dj_configs": "exports/refined.yaml"}],
-        "evaluation_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "analysis_processed_data",
-                                    "dj_configs": "recipe.yaml",
-                                    "input": {"dj_configs.dataset_path": "anonymous.process.res_1"},
-                                    "local": {"dj_configs.export_path": "exports/processed_probe.jsonl"}}],
+        **demo_shaped_jobs({"tighten_only": True}, extra_jobs),
     }
     (root / "sandbox.yaml").write_text(yaml.safe_dump(sandbox, sort_keys=False))
     return "sandbox.yaml"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, SNAKEMAKE, demo_slice
+from .conftest import REPO, SNAKEMAKE, demo_shaped_jobs, demo_slice
 
 pytestmark = pytest.mark.e2e
 
@@ -92,17 +92,7 @@ def _write_sandbox(workdir: Path, data: Path) -> str:
     (workdir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     sandbox = {
         "project_name": "slurm-test", "work_dir": "out",
-        "probe_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "analysis_ori_data",
-                               "dj_configs": "recipe.yaml"}],
-        "refine_recipe_job_configs": [{"hook": "RefineRecipeViaKSigmaHook", "meta_name": "analysis_ori_data",
-                                       "dj_configs": "recipe.yaml",
-                                       "extra_configs": {"path_k_sigma_recipe": "exports/refined.yaml", "k": 3}}],
-        "execution_job_configs": [{"hook": "ProcessDataHook", "meta_name": "process",
-                                   "dj_configs": "exports/refined.yaml"}],
-        "evaluation_job_configs": [{"hook": "ProbeViaAnalyzerHook", "meta_name": "analysis_processed_data",
-                                    "dj_configs": "recipe.yaml",
-                                    "input": {"dj_configs.dataset_path": "anonymous.process.res_1"},
-                                    "local": {"dj_configs.export_path": "exports/processed_probe.jsonl"}}],
+        **demo_shaped_jobs(),
     }
     (workdir / "sandbox.yaml").write_text(yaml.safe_dump(sandbox, sort_keys=False))
     return "sandbox.yaml"
