@@ -26,6 +26,7 @@ from ..core.names import DJ_STATS
 from ..dj import stat_map
 from ..dj.recipe import iter_ops
 from ..io import iter_jsonl
+from .stats_summary import numeric_leaves
 
 
 def loss_threshold(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
@@ -58,13 +59,18 @@ def loss_threshold(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
 
 def best_pools(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
     """Each op's bounds from the best-ranked pools: for every top pool built by splitting on a
-    stat, the ops whose bound is that stat get [min, max] of the stat over the pool."""
+    stat, the ops whose bound is that stat get [min, max] of the stat over the pool. A per-medium
+    (list-valued) stat counts one value per image or video, as Data-Juicer's analyzer and k-sigma
+    do (dj/stat_map.py): rows with 1 or 3 images add 1 or 3 values; non-numeric values are skipped."""
     pools = extra["dataset_path"]
     pools = [pools] if isinstance(pools, str) else list(pools)
     bounds: dict[str, tuple[float, float, str]] = {}
     for pool in pools:
         stat = Path(pool).parent.name  # data_pool_construction writes <export>/<stat>/<base>_<stat>_<i>.jsonl
-        values = [row[DJ_STATS][stat] for row in iter_jsonl(pool) if stat in row.get(DJ_STATS, {})]
+        values: list[float] = []
+        for row in iter_jsonl(pool):
+            leaves = numeric_leaves((row.get(DJ_STATS) or {}).get(stat))
+            values.extend(leaves or ())
         if values and stat not in bounds:  # the best-ranked pool of a stat wins
             bounds[stat] = (float(np.min(values)), float(np.max(values)), pool)
     recipe = copy.deepcopy(recipe or {})

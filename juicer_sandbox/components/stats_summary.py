@@ -14,7 +14,7 @@ import numpy as np
 from ..core.names import DJ_STATS
 from ..errors import ComponentConfigError
 
-__all__ = ["describe_stats", "percentile_label"]
+__all__ = ["describe_stats", "numeric_leaves", "percentile_label"]
 
 
 def percentile_label(p: float) -> str:
@@ -47,6 +47,13 @@ def _flatten(value: Any, out: list[float]) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_flatten(v, out) for v in value)
     return False
+
+
+def numeric_leaves(value: Any) -> list[float] | None:
+    """One stat value flattened as Data-Juicer's analyzer does: one number per image/video for a
+    list-valued (per-medium) stat, missing values dropped; None if a leaf is not numeric."""
+    out: list[float] = []
+    return out if _flatten(value, out) else None
 
 
 def describe_stats(

@@ -39,3 +39,20 @@ def test_best_pools_takes_the_stat_range_of_the_best_pool(tmp_path):
     out, info = best_pools(recipe, {"dataset_path": [best, worse]})
     assert out["process"][0] == {"text_length_filter": {"min_len": 12, "max_len": 41}}  # floor / ceil for ints
     assert [c["from_pool"] for c in info["changes"]] == [best]
+
+
+def test_best_pools_flattens_per_image_stats_of_rows_with_different_image_counts(tmp_path):
+    # image_width is one value per image: rows with 1, 3 and 0 images (and a missing value) in the
+    # best pool; the bound is the range over all images, as Data-Juicer's analyzer counts them
+    (tmp_path / "image_width").mkdir()
+    best = _jsonl(tmp_path / "image_width" / "raw_image_width_1.jsonl", [
+        {"images": ["a.png"], "__dj__stats__": {"image_width": [120]}},
+        {"images": ["b.png", "c.png", "d.png"], "__dj__stats__": {"image_width": [64, 800, 300]}},
+        {"images": [], "__dj__stats__": {"image_width": []}},
+        {"images": ["e.png"], "__dj__stats__": {"image_width": [None]}}])
+    worse = _jsonl(tmp_path / "image_width" / "raw_image_width_0.jsonl", [
+        {"images": ["f.png", "g.png"], "__dj__stats__": {"image_width": [2, 3000]}}])
+    recipe = {"process": [{"image_shape_filter": {"min_width": 1, "max_width": 5000, "min_height": 1}}]}
+    out, info = best_pools(recipe, {"dataset_path": [best, worse]})
+    assert out["process"][0] == {"image_shape_filter": {"min_width": 64, "max_width": 800, "min_height": 1}}
+    assert [c["from_pool"] for c in info["changes"]] == [best]
