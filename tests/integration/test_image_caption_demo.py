@@ -34,7 +34,7 @@ def test_image_caption_demo_quick_mode(workdir):
     share = lambda rows, f: sum(f in r["meta"]["flags"] for r in rows) / len(rows)  # noqa: E731
     assert share(processed, "generic_text") < share(raw, "generic_text") / 2
     recipe = (out / "exports/k_sigma_recipe.yaml").read_text()
-    assert "image_shape_filter" in recipe and "document_deduplicator" in recipe
+    assert "image_shape_filter" in recipe and "document_deduplicator" in recipe and "image_deduplicator" in recipe
 
     evals = {j["metrics"]["arm"]: j["metrics"] for j in summary if j["hook"] == "EvaluateModelHook"}
     assert set(evals) == {"raw", "refined", "random"}
