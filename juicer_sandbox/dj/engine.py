@@ -56,7 +56,7 @@ def init_cfg(recipe: dict, work_dir: Path, export_path: Path, np: int = 1):
     from data_juicer.config import init_configs
 
     forbid_installs()
-    if any(name == "image_deduplicator" for name in _op_names(recipe)):
+    if any(name in ("image_deduplicator", "ray_image_deduplicator") for name in _op_names(recipe)):
         from .runtime import load_imagededup_hashing
 
         load_imagededup_hashing()  # its hash methods, also without torchvision (runtime.py)

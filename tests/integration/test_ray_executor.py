@@ -153,3 +153,30 @@ def test_ray_executor_keeps_what_the_default_executor_keeps(ray_head, tmp_path):
     assert [r["text"] for r in ray_rows] == [r["text"] for r in default_rows]
     assert {"text_len", "alnum_ratio"} <= set(ray_rows[0]["__dj__stats__"])
     assert all(200 <= r["__dj__stats__"]["text_len"] <= 5000 for r in ray_rows)
+
+
+ORIGINAL = Path(os.environ.get("DJ_ORIGINAL", REPO.parent / "shared" / "reference" / "dj_original"))
+MEDIA = ORIGINAL / "tests/ops/data"
+
+
+@pytest.mark.skipif(not (MEDIA / "img1.png").is_file(), reason=f"the original's demo media are not at {MEDIA}")
+def test_ray_workers_run_the_image_deduplicator_without_torchvision(ray_head, tmp_path):
+    """Data-Juicer refuses image_deduplicator under Ray; it runs as its Ray twin, whose hasher is pickled
+    into Ray workers, which import imagededup afresh: without torchvision they need the same hash-only
+    import as a job's own process (dj/runtime.py), given them as Ray's worker_process_setup_hook."""
+    address, env = ray_head
+    rows = [{"text": text, "images": [str(MEDIA / name)]} for text, name in
+            [("a bed", "img1.png"), ("a bus", "img2.jpg"), ("the bed again", "img1.png"), ("a woman", "img3.jpg")]]
+    data = tmp_path / "images.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = {"project_name": "ray-images", "dataset_path": str(data), "text_keys": "text", "image_key": "images",
+              "process": [{"image_shape_filter": {"min_width": 300}}, {"image_deduplicator": {"method": "phash"}}]}
+    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(recipe), str(tmp_path), address],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, f"driver failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    [line] = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    result = json.loads(line[len("RESULT "):])
+    assert result["ray"] == result["default"] == 3  # run as ray_image_deduplicator: the same samples kept
+    kept = [json.loads(line) for line in open(tmp_path / "ray.jsonl")]
+    assert [r["text"] for r in kept] == ["a bed", "a bus", "a woman"]
+    assert all("__dj__is_unique" not in r and r["__dj__stats__"]["image_width"] for r in kept)
