@@ -125,7 +125,7 @@ def ledger_paths(work_dir: str) -> list[str]:
             target = json.loads(entry.read_text(encoding="utf-8")).get("path")
         except (OSError, ValueError, AttributeError):
             target = None
-        paths += [target] if isinstance(target, str) else []
+        paths += [os.path.join(work_dir, target)] if isinstance(target, str) else []  # relative: to the work dir
     return paths
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.names import DJ_STATS
+from ..dj.media import read_dataset
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_json, write_jsonl
 
@@ -36,7 +37,7 @@ def text_quality_classifier(cfg: dict) -> float:
     seed = cfg.get("seed", 42)
     model = train_quality_classifier(_texts(cfg["reference_path"], key), _texts(cfg.get("negative_path") or data, key),
                                      seed=seed)
-    rows = list(iter_jsonl(data))
+    rows = list(read_dataset(data))  # rewritten to kept.jsonl: media paths resolved here
     scores = model.score([r[key] for r in rows])
     out = Path(cfg["export_path"])
     model.save(out / "quality_classifier.json")
@@ -78,7 +79,7 @@ def stats_quality_classifier(cfg: dict) -> tuple[str, dict]:
     data = cfg["dataset_path"]
     data = data[0] if isinstance(data, list) else data
     ref = list(iter_jsonl(cfg["reference_path"]))
-    rows = list(iter_jsonl(data))
+    rows = list(read_dataset(data))  # rewritten to scored/kept.jsonl: media paths resolved here
     neg = rows if not cfg.get("negative_path") else list(iter_jsonl(cfg["negative_path"]))
     stats = cfg.get("stats") or [s for s in _numeric_stats(ref) if s in set(_numeric_stats(neg))]
     if not stats:

@@ -3,7 +3,8 @@ captioner, evaluate it with caption loss and the COCO caption metrics.
 
 * ``unpack_dataset_archive`` (GeneralDataExecutorHook): a zip archive holding Data-Juicer jsonl files
   and the images they name (``data/image_caption/corpus.zip``) -> its jsonl files under
-  ``export_path``, media paths made absolute (so every later copy of a dataset keeps them valid), one
+  ``export_path``, media paths made absolute, then (the runner, ``dj/media.py``) relative to the file
+  since the unpacked images lie in the work dir too: a moved work dir keeps them valid; one
   output path per file in ``members`` order (default: the archive's jsonl files, sorted). Members
   must be plain relative paths inside the archive; ``sha256`` (optional) checks the archive first.
 * ``image_captioner`` (TrainModelHook): :mod:`..models.captioner` trained for ``max_samples`` pairs

@@ -11,8 +11,9 @@ import logging
 import os
 from pathlib import Path
 
+from ..dj.media import read_dataset
 from ..errors import ComponentConfigError
-from ..io import iter_jsonl, write_json, write_jsonl
+from ..io import write_json, write_jsonl
 from ..models.trainer_config import TRAINER_SCHEMA
 from .config_helpers import one_path
 
@@ -70,7 +71,7 @@ _TRAIN_PROPS = {k: v for k, v in TRAINER_SCHEMA["properties"].items() if k != "t
 def _infer(cfg: dict, run, generate) -> list[str]:
     outputs = []
     for path in _paths(cfg, "dataset_path"):
-        rows = list(iter_jsonl(path))
+        rows = list(read_dataset(path))  # written elsewhere: media paths resolved
         name = Path(path).name.split(".")[0]
         out = Path(cfg["export_path"]) / f"{name}_inference.jsonl"
         write_jsonl(out, generate(rows))

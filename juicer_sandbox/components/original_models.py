@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.mappings import deep_merge
+from ..dj.media import read_dataset
 from ..errors import ComponentConfigError, SandboxError
 from ..io import iter_jsonl, write_json, write_jsonl
 from .api_helpers import PARSE_FUNCS, helper_schema, message_batches
@@ -65,7 +66,7 @@ def llm_infer(cfg: dict, answer: Callable[[list[dict]], str]) -> list[str]:
     outputs = []
     for path in _datasets(cfg):
         rows = []
-        for item in iter_jsonl(path):
+        for item in read_dataset(path):  # written elsewhere: media paths resolved
             batches, is_batch = message_batches(item, build, kwargs)
             results = [parse(answer(messages), item, **kwargs) for messages in batches]
             rows.append({**item, out_key: results if is_batch else results[0]})

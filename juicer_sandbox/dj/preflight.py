@@ -21,7 +21,6 @@ scratch directory), and the count and line numbers go to the job's metrics.
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -31,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SandboxError
-from .media import absolute_row, is_absolute, media_base, media_keys as recipe_media_keys, resolve
+from .media import is_absolute, media_base, media_keys as recipe_media_keys, resolve, work_roots
+from .preflight_files import _LINE_FILES, _open_lines, absolute_copies, copy_without, dataset_files
 
 MAX_SHOWN = 5  # offenders named in the message
 MAX_LINES_KEPT = 1000  # line numbers kept in the metrics
@@ -48,6 +48,10 @@ class Report:
     shown: list[str] = field(default_factory=list)  # 'file:line: what' for the first offenders
     bad_lines: dict[str, list[int]] = field(default_factory=dict)  # file -> line numbers
     relative_media: bool = False  # some media path is relative (a moved copy must rewrite it)
+    # files of a mixture or directory written by the sandbox (inside the work dir): their relative media
+    # paths are relative to themselves, not to Data-Juicer's base, so Data-Juicer gets an absolute copy
+    own_bases: dict[str, str] = field(default_factory=dict)  # file -> its directory
+    rebase: list[str] = field(default_factory=list)  # those of them holding relative media paths
     fatal: str | None = None  # a problem no skipping can fix (empty, truncated, not parquet)
 
     def bad(self, file: str, line: int, what: str) -> None:
@@ -71,56 +75,6 @@ def _keys(value, default) -> list[str]:
 def recipe_keys(recipe: dict) -> tuple[list[str], list[str]]:
     """(text keys, media keys) a recipe reads, with Data-Juicer's defaults."""
     return _keys(recipe.get("text_keys"), "text"), recipe_media_keys(recipe)
-
-
-def dataset_files(dataset_path: str) -> list[str]:
-    """The local files a dataset_path names: one path (a file or a directory), or a mixture
-    '[w1] a.jsonl [w2] b.jsonl' as Data-Juicer splits it."""
-    if os.path.exists(dataset_path):
-        tokens = [dataset_path]
-    else:
-        try:
-            tokens = [t for t in shlex.split(dataset_path) if not re.fullmatch(r"[0-9.]+", t)]
-        except ValueError as exc:
-            raise SandboxError(f"dataset_path {dataset_path!r}: cannot split it into paths ({exc})") from None
-    files = []
-    for token in tokens:
-        if os.path.isdir(token):
-            files += sorted(str(p) for p in Path(token).rglob("*") if p.is_file() and not p.name.startswith("."))
-        elif os.path.isfile(token):
-            files.append(token)
-        else:
-            whole = f" (read as a mixture of {len(tokens)} paths)" if len(tokens) > 1 else ""
-            raise SandboxError(f"dataset_path: {token} does not exist{whole}")
-    return files
-
-
-def _zst_lines(path: str):
-    import zstandard
-
-    dobj, rest = zstandard.ZstdDecompressor().decompressobj(), b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            data = dobj.decompress(chunk)
-            while dobj.eof and dobj.unused_data:  # several frames back to back
-                left = dobj.unused_data
-                dobj = zstandard.ZstdDecompressor().decompressobj()
-                data += dobj.decompress(left)
-            lines = (rest + data).split(b"\n")
-            rest = lines.pop()
-            yield from lines
-    if not dobj.eof:
-        raise EOFError("the compressed stream ends early (truncated file)")
-    if rest:
-        yield rest
-
-
-def _open_lines(path: str):
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if path.endswith(".zst"):
-        return _zst_lines(path)
-    return open(path, "rb", buffering=1 << 20)
 
 
 def _media_ok(value, base: str, cache: dict, report: Report) -> str | None:
@@ -270,11 +224,23 @@ def check_file(path: str, text_keys: list[str], media_keys: list[str], report: R
     # other formats (csv, txt, ...) are left to Data-Juicer
 
 
-def check_dataset(dataset_path: str, text_keys: list[str], media_keys: list[str]) -> Report:
-    report, base = Report(), media_base(dataset_path)  # as Data-Juicer: one base for the whole dataset_path
+def check_dataset(dataset_path: str, text_keys: list[str], media_keys: list[str],
+                  work_dir: str | None = None) -> Report:
+    """As Data-Juicer, one base for the whole dataset_path, except for files inside ``work_dir`` (written by
+    the sandbox: media relative to themselves, ``media.py``) in a mixture or directory."""
+    report, base = Report(), media_base(dataset_path)
+    roots = [r.rstrip(os.sep) + os.sep for r in work_roots(work_dir)] if work_dir else []
     for path in dataset_files(dataset_path):
-        before = report.records
-        check_file(path, text_keys, media_keys, report, base)
+        before, relative = report.records, report.relative_media
+        own = os.path.dirname(os.path.abspath(path))
+        if own != base and any(os.path.abspath(path).startswith(r) for r in roots):
+            report.own_bases[path], report.relative_media = own, False
+            check_file(path, text_keys, media_keys, report, own)
+            if report.relative_media:
+                report.rebase.append(path)
+            report.relative_media = report.relative_media or relative
+        else:
+            check_file(path, text_keys, media_keys, report, base)
         if report.fatal:
             return report
         if report.records == before and path.lower().endswith(JSON_SUFFIXES):
@@ -283,56 +249,16 @@ def check_dataset(dataset_path: str, text_keys: list[str], media_keys: list[str]
     return report
 
 
-def _rewrite_media(rec, media_keys: list[str], base: str):
-    return absolute_row(rec, media_keys, base) if isinstance(rec, dict) else rec
-
-
-def _copy_without(path: str, bad: set[int], dest_dir: Path, media_keys: list[str], rewrite: bool,
-                  base: str) -> str:
-    """A copy of one file without the bad lines (rows), in dest_dir; relative media paths made absolute."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"\s+", "_", Path(path).name)
-    for ext in (".gz", ".zst", ".jsonl", ".json", ".parquet"):
-        stem = stem[: -len(ext)] if stem.endswith(ext) else stem
-    if path.lower().endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        keep = pa.array([i + 1 not in bad for i in range(table.num_rows)])
-        out = dest_dir / f"{stem}.parquet"
-        pq.write_table(table.filter(keep), out)
-        return str(out)
-    from ..io import atomic_path
-
-    out = dest_dir / f"{stem}.jsonl"
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        if path.lower().endswith(".json") and path not in _LINE_FILES:
-            with open(path, "rb") as src:
-                rows = [r for i, r in enumerate(json.loads(src.read()), 1) if i not in bad]
-            for rec in rows:
-                fh.write(json.dumps(_rewrite_media(rec, media_keys, base), ensure_ascii=False).encode() + b"\n")
-        else:
-            for lineno, raw in enumerate(_open_lines(path), 1):
-                if lineno in bad or raw.isspace() or not raw:
-                    continue
-                if rewrite:
-                    raw = json.dumps(_rewrite_media(json.loads(raw), media_keys, base), ensure_ascii=False).encode()
-                fh.write(raw.rstrip(b"\r\n") + b"\n")
-    return str(out)
-
-
-_LINE_FILES: set[str] = set()  # .json files found to hold JSON lines, not one array
-
-
-def prepare(recipe: dict, scratch: str | os.PathLike, on_bad_records: str = "fail") -> tuple[dict, dict]:
+def prepare(recipe: dict, scratch: str | os.PathLike, on_bad_records: str = "fail",
+            work_dir: str | None = None) -> tuple[dict, dict]:
     """Check the recipe's dataset; returns (recipe to run, metrics). Raises SandboxError naming
-    the file and lines when records are bad (unless on_bad_records is 'skip') or the file is unusable."""
+    the file and lines when records are bad (unless on_bad_records is 'skip') or the file is unusable.
+    ``work_dir``: where the sandbox writes (check_dataset)."""
     path = recipe.get("dataset_path")
     if not isinstance(path, str) or not path.strip():
         return recipe, {}
     text_keys, media_keys = recipe_keys(recipe)
-    report = check_dataset(path, text_keys, media_keys)
+    report = check_dataset(path, text_keys, media_keys, work_dir)
     if report.fatal:
         raise SandboxError(report.fatal)
     metrics = {"records": report.records, "bad_records": report.n_bad}
@@ -349,16 +275,22 @@ def prepare(recipe: dict, scratch: str | os.PathLike, on_bad_records: str = "fai
             raise SandboxError(f"dataset_path {path}: on_bad_records: skip cleans files, not directories; "
                                f"fix these records:\n  " + "\n  ".join(report.shown))
         metrics["bad_lines"] = {f: lines[:MAX_LINES_KEPT] for f, lines in report.bad_lines.items()}
-        cleaned = {f: _copy_without(f, set(lines), dest, media_keys, report.relative_media, media_base(path))
-                   for f, lines in report.bad_lines.items()}
+        numbered = bool(report.own_bases)  # sandbox-written files of a mixture often share a name
+        cleaned = {f: copy_without(f, set(lines), dest, media_keys, report.relative_media,
+                                   report.own_bases.get(f, media_base(path)), stem=f"{i}" if numbered else None)
+                   for i, (f, lines) in enumerate(report.bad_lines.items())}
+        cleaned.update({f: copy_without(f, set(), dest, media_keys, True, report.own_bases[f], stem=f"own{i}")
+                        for i, f in enumerate(report.rebase) if f not in cleaned})
         if single:
             recipe["dataset_path"] = cleaned[path]
         else:
             recipe["dataset_path"] = " ".join(shlex.quote(cleaned.get(t, t)) for t in shlex.split(path))
         metrics["cleaned_dataset"] = recipe["dataset_path"]
+    elif report.rebase:
+        recipe["dataset_path"] = absolute_copies(path, report.own_bases, report.rebase, dest, media_keys)
     elif single and re.search(r"\s", path):  # Data-Juicer would read one path with a space as a mixture
         if os.path.isfile(path) and report.relative_media:
-            recipe["dataset_path"] = _copy_without(path, set(), dest, media_keys, True, media_base(path))
+            recipe["dataset_path"] = copy_without(path, set(), dest, media_keys, True, media_base(path))
         else:
             dest.mkdir(parents=True, exist_ok=True)
             link = dest / re.sub(r"\s+", "_", Path(path).name)
@@ -369,10 +301,11 @@ def prepare(recipe: dict, scratch: str | os.PathLike, on_bad_records: str = "fai
     return recipe, metrics
 
 
-def check_job_data(recipe: dict, scratch: str | os.PathLike, extra: dict | None) -> tuple[dict, dict]:
+def check_job_data(recipe: dict, scratch: str | os.PathLike, extra: dict | None,
+                   work_dir: str | None = None) -> tuple[dict, dict]:
     """prepare() for a hook job: (recipe to run, metrics to merge into the job's metrics)."""
     mode = (extra or {}).get("on_bad_records", "fail")
-    recipe, found = prepare(recipe, scratch, mode)
+    recipe, found = prepare(recipe, scratch, mode, work_dir)
     if not found:
         return recipe, {}
     metrics = {"bad_records": found["bad_records"]}

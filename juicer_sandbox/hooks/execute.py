@@ -24,7 +24,8 @@ def process_data(run: Run) -> Result:
 
     original = run.dj or {}
     recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
-    recipe, checked = check_job_data(recipe, run.scratch, run.extra)  # before Data-Juicer starts
+    # before Data-Juicer starts
+    recipe, checked = check_job_data(recipe, run.scratch, run.extra, run.spec.get("work_dir"))
     export_name = Path(original.get("export_path") or f"{dataset_stem(original.get('dataset_path', ''))}.jsonl").name
     if not export_name.endswith(".jsonl"):
         export_name = dataset_stem(export_name) + ".jsonl"

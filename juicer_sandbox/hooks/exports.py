@@ -21,6 +21,7 @@ from pathlib import Path
 from ..config.paths import export_target
 from ..core.content_hash import path_hash
 from ..errors import SandboxError
+from ..dj.media import all_media_keys, rewrite_file, work_roots
 from ..io import abs_path, atomic_path, read_json, replace_dir, write_json
 
 log = logging.getLogger("juicer_sandbox")
@@ -34,8 +35,19 @@ def iteration_path(path: str, subdir: str) -> str:
     return os.path.join(path, subdir)
 
 
+def _in_work_dir(work_dir: str, path: str) -> str:
+    """A user path inside the work dir as relative to it (a moved work dir keeps its ledger), else as given."""
+    rel = os.path.relpath(path, os.path.abspath(work_dir))
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
 def _published_ledger(work_dir: str, user_path: str) -> Path:
-    return Path(work_dir) / ".published" / (hashlib.sha1(user_path.encode()).hexdigest() + ".json")
+    folder = Path(work_dir) / ".published"
+    ledger = folder / (hashlib.sha1(_in_work_dir(work_dir, user_path).encode()).hexdigest() + ".json")
+    if not ledger.exists():  # a ledger written before paths inside the work dir were kept relative
+        old = folder / (hashlib.sha1(user_path.encode()).hexdigest() + ".json")
+        return old if old.exists() else ledger
+    return ledger
 
 
 def _read_ledger(ledger: Path) -> dict:
@@ -45,13 +57,18 @@ def _read_ledger(ledger: Path) -> dict:
         return {}
 
 
-def _copy(src: Path, dst: str) -> None:
+def _copy(src: Path, dst: str, work_dir: str, keys: list[str]) -> None:
+    """Copy an artifact to its user path; JSON-lines datasets in it get media paths valid at the new place
+    (dj/media.py: relative inside the work dir, else absolute)."""
+    roots = work_roots(work_dir)
     if src.is_dir():
-        tmp = Path(dst).with_name(f".{Path(dst).name}.tmp{os.getpid()}")
+        tmp = Path(dst).with_name(f".{Path(dst).name}.tmp{os.getpid()}")  # a sibling: same relative paths
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(src, tmp)
+        for path in sorted(src.rglob("*.jsonl")):
+            rewrite_file(str(path), str(tmp / path.relative_to(src)), keys, roots)
         replace_dir(tmp, dst)
-    else:
+    elif not (src.name.endswith(".jsonl") and rewrite_file(str(src), dst, keys, roots)):
         with atomic_path(dst) as tmp:
             shutil.copyfile(src, tmp)
 
@@ -85,10 +102,11 @@ def publish(spec: dict, exports: dict, work_dir: str, dj: dict | None, extra: di
                 log.warning("%s", note)
                 if warnings is not None:
                     warnings.append(note)
-        _copy(src, dst)
+        _copy(src, dst, work_dir, all_media_keys(dj))
         # the artifact relative to the work dir: a moved work dir still restores from it
         artifact = os.path.relpath(src.resolve(), Path(work_dir).resolve())
-        write_json(ledger, {"job": spec["job"], "path": dst, "artifact": artifact, "hash": path_hash(dst)})
+        write_json(ledger, {"job": spec["job"], "path": _in_work_dir(work_dir, dst), "artifact": artifact,
+                            "hash": path_hash(dst)})
         published[dst] = str(src.resolve())
     return published, aliases
 
@@ -102,10 +120,11 @@ def restore_exports(work_dir: str) -> list[str]:
     for ledger in sorted(ledger_dir.glob("*.json")):
         entry = _read_ledger(ledger)
         dst, artifact = entry.get("path"), entry.get("artifact")
+        dst = os.path.join(work_dir, dst) if dst else None  # relative to the work dir, or absolute
         artifact = os.path.join(work_dir, artifact) if artifact else None
         if not dst or not artifact or os.path.lexists(dst) or not os.path.exists(artifact):
             continue
-        _copy(Path(artifact), dst)
+        _copy(Path(artifact), dst, work_dir, all_media_keys())
         write_json(ledger, {**entry, "hash": path_hash(dst)})
         restored.append(dst)
     return restored

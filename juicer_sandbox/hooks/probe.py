@@ -50,7 +50,8 @@ def probe_via_analyzer(run: Run) -> Result:
     original = run.dj or {}
     stem = dataset_stem(original.get("dataset_path", "dataset"))
     recipe, inherited = prepare_dataset(original, run.stats_sources, run.scratch)
-    recipe, checked = check_job_data(recipe, run.scratch, run.extra)  # before Data-Juicer starts
+    # before Data-Juicer starts
+    recipe, checked = check_job_data(recipe, run.scratch, run.extra, run.spec.get("work_dir"))
     data_path = run.artifacts / f"{stem}.jsonl"
     per_op = None
     warnings = checked.setdefault("warnings", [])

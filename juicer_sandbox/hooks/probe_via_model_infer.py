@@ -5,8 +5,9 @@ import math
 from pathlib import Path
 
 from ..core.names import DJ_STATS
+from ..dj.media import read_dataset
 from ..errors import ComponentConfigError
-from ..io import iter_jsonl, write_json, write_jsonl
+from ..io import write_json, write_jsonl
 from .runner import Result, Run
 
 
@@ -35,7 +36,7 @@ def probe_via_model_infer(run: Run) -> Result:
     out = run.artifacts / (Path(path).name.split(".")[0] + "_model_stats.jsonl")
 
     def rows():
-        for row, loss in zip(iter_jsonl(path), losses):
+        for row, loss in zip(read_dataset(path), losses):  # written elsewhere: media paths resolved
             stats = dict(row.get(DJ_STATS) or {})
             stats[stat] = loss
             stats[perplexity_stat(stat)] = math.exp(min(loss, 50.0))

@@ -26,6 +26,7 @@ from ..config.sandbox import load_yaml
 from ..core.hooktable import HOOKS
 from ..core.records import output_files
 from ..core.secrets import redact, resolve_secrets
+from ..dj.media import all_media_keys, place_tree, work_roots
 from ..errors import SandboxError
 from ..io import abs_path, read_json, write_json
 from .exports import iteration_path, publish  # noqa: F401 (iteration_path: part of the runner's API)
@@ -250,6 +251,8 @@ def run_job(spec: dict, upstream: dict, artifacts: Path, scratch: Path, work_dir
     log.info("started work %.2f s after the job's process started", startup)
     hook_start = time.time()
     result: Result = fn(run)
+    # datasets it wrote name media inside the work dir relative to themselves: a moved work dir keeps them
+    place_tree(artifacts, all_media_keys(dj), work_roots(work_dir))
     outputs = normalise_outputs(result.outputs, spec["output_keys"])
     outputs.update(result.hidden)
     outputs["__artifacts__"] = str(artifacts)

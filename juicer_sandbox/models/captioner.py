@@ -42,7 +42,7 @@ def read_pairs(path: str | os.PathLike, image_key: str = "images", text_key: str
     The first image of each row is used; relative paths resolve against the file's directory (as
     Data-Juicer resolves them). A missing image file is an error naming file, line and path.
     """
-    base = Path(path).resolve().parent
+    base = Path(os.path.abspath(path)).parent  # as Data-Juicer: the directory as named
     pairs, no_image = [], 0
     for line, row in enumerate(iter_jsonl(path), 1):
         images = row.get(image_key) if isinstance(row, dict) else None

@@ -153,3 +153,107 @@ def test_a_probe_whose_videos_cannot_be_read_fails_in_one_line(tmp_path, monkeyp
         in line and "clip.mp4" in line
     assert not (tmp_path / "out/videos/probe_probe_videos/context.json").exists()
     assert not (tmp_path / "out/videos/execution_process_videos/context.json").exists()
+
+
+def _archive(path: Path) -> None:
+    """A tiny image-caption archive: images inside it (one twice, under two names), one row naming a photo
+    outside by absolute path."""
+    import zipfile
+
+    rows = [{"text": "a bed in a bright room", "images": ["images/bed.png"]},
+            {"text": "a red bus on the road", "images": [str(MEDIA / "img2.jpg")]},
+            {"text": "the same bed again", "images": ["images/bed_copy.png"]},
+            {"text": "a woman with a hat", "images": ["images/woman.jpg"]},
+            {"text": "a cat on a sofa", "images": ["images/cat.jpg"]}]
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("raw.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        for name, src in (("bed.png", "img1.png"), ("bed_copy.png", "img1.png"), ("woman.jpg", "img3.jpg"),
+                          ("cat.jpg", "cat.jpg")):
+            zf.write(MEDIA / src, f"images/{name}")
+
+
+MOVE_SANDBOX = """
+work_dir: out
+pipelines:
+  corpus:
+    execution_job_configs:
+      - {hook: GeneralDataExecutorHook, meta_name: unpack,
+         extra_configs: {type: unpack_dataset_archive, dataset_path: corpus.zip, members: [raw.jsonl]}}
+      - hook: DataPoolManipulationHook
+        meta_name: sample
+        input: {extra_configs.dataset_path: corpus.unpack.res_1}
+        extra_configs: {type: data_pool_downsampling, target_num_samples: 5, shuffle_seed: 0}
+  data:
+    probe_job_configs:
+      - hook: ProbeViaAnalyzerHook
+        meta_name: probe
+        dj_configs: {image_key: images, process: [{image_shape_filter: {min_width: 10}}]}
+        input: {dj_configs.dataset_path: corpus.sample.res_1}
+        local: {dj_configs.export_path: "{work_dir}/exports/probed.jsonl"}
+    execution_job_configs:
+      - hook: ProcessDataHook   # blurred copies (media an op makes, in the job's artifacts), then dedup
+        meta_name: process
+        dj_configs:
+          image_key: images
+          process: [{image_shape_filter: {min_width: 10}}, {image_blur_mapper: {p: 1.0}},
+                    {image_deduplicator: {method: phash}}]
+        input: {dj_configs.dataset_path: corpus.sample.res_1}
+        local: {dj_configs.export_path: "{work_dir}/exports/processed.jsonl"}
+      - hook: DataPoolManipulationHook
+        meta_name: pools
+        input: {extra_configs.dataset_path: data.probe.res_1}
+        extra_configs: {type: data_pool_construction, export_path: "{work_dir}/exports/pools",
+                        stats: [image_width], split_ratios: ["1/2"]}
+"""
+
+
+def _open_every_medium(run_dir: Path) -> tuple[int, int]:
+    """Open every image of every dataset under run_dir/out as Data-Juicer would read that file (relative
+    paths against its directory); returns (relative, absolute) counts. Media inside the work dir must be
+    relative, so a moved work dir keeps them. Not .scratch: its per-op stats store is keyed by the dataset's
+    absolute path, so a moved dataset never reads what was stored for the old place."""
+    from PIL import Image
+
+    work = run_dir / "out"
+    relative = absolute = 0
+    for dataset in (d for d in _every_dataset(work) if ".scratch" not in d.parts):
+        for p in _media_of(dataset, "images"):
+            full = Path(os.path.normpath(dataset.parent / p))
+            if os.path.isabs(p):
+                absolute += 1
+                assert work not in full.parents, f"{dataset}: absolute path into the work dir {p}"
+            else:
+                relative += 1
+                assert work in full.parents, f"{dataset}: relative path out of the work dir {p}"
+            with Image.open(full) as img:
+                img.verify()
+    return relative, absolute
+
+
+@needs_original
+def test_datasets_inside_the_work_dir_survive_moving_it(tmp_path, monkeypatch):
+    """Unpacked corpus and op-made media live in the work dir: every dataset names them relative to itself
+    (media elsewhere stay absolute); after the whole run directory moves, every medium opens and a rerun
+    has nothing to do."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    monkeypatch.chdir(run_dir)
+    _archive(run_dir / "corpus.zip")
+    (run_dir / "sandbox.yaml").write_text(MOVE_SANDBOX)
+    run_snakemake(run_dir, "sandbox.yaml")
+    processed = _rows(run_dir / "out/exports/processed.jsonl")
+    texts = {r["text"] for r in processed}
+    assert len(processed) == 4 and len(texts & {"a bed in a bright room", "the same bed again"}) == 1  # deduplicated
+    assert all("produced_media/image_blur_mapper" in r["images"][0] for r in processed)
+    assert not os.path.isabs(processed[0]["images"][0])
+    relative, absolute = _open_every_medium(run_dir)
+    assert relative >= 5 * 3 and absolute >= 3  # unpacked, sampled, probed, pools ...; the outside photo
+
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    shutil.move(run_dir, moved)
+    monkeypatch.chdir(moved)
+    assert _open_every_medium(moved) == (relative, absolute)
+    proc = run_snakemake(moved, "sandbox.yaml")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert not run_dir.exists()  # nothing written back at the old place
