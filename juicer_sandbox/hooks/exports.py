@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ..config.paths import export_target
 from ..core.content_hash import path_hash
-from ..errors import SandboxError
 from ..dj.media import all_media_keys, rewrite_file, work_roots
+from ..errors import SandboxError
 from ..io import abs_path, atomic_path, read_json, replace_dir, write_json
 
 log = logging.getLogger("juicer_sandbox")
