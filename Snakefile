@@ -6,7 +6,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from juicer_sandbox.snakemake_glue import check_config_keys, fail_on_user_error
+from juicer_sandbox.snakemake_glue import check_config_keys, end_run, fail_on_user_error
 
 min_version("9.0")
 
@@ -41,3 +41,12 @@ rule all:
 # A real run with jobs to run (not -n; not a job process) holds the work dir's lock.
 onstart:
     fail_on_user_error(start_run, WORK_DIR)
+
+
+# The run is over: nothing may keep the main process waiting (see snakemake_glue.end_run).
+onsuccess:
+    end_run()
+
+
+onerror:
+    end_run()

@@ -155,10 +155,31 @@ def cmd_run(args, extra: list[str]) -> int:
         env[noop.STAMP_ENV] = stamp
     print("juicer-sandbox: " + " ".join(cmd), file=sys.stderr)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (WORKFLOW_DIR, env.get("PYTHONPATH")) if p)
-    returncode = subprocess.run(cmd, env=env).returncode
+    returncode, in_process = run_snakemake(cmd, env)
     if stamp:
         noop.finish(stamp, returncode)
+    if in_process:  # Snakemake's modules loaded here: end without the interpreter's teardown
+        from .core.process_exit import exit_now
+
+        exit_now(returncode)
     return returncode
+
+
+def run_snakemake(cmd: list[str], env: dict) -> tuple[int, bool]:
+    """(exit code, whether it ran in this process). Snakemake runs in this process when this interpreter
+    has it (as the `snakemake` next to it would: one interpreter start and teardown fewer), else as cmd."""
+    try:
+        from snakemake.cli import main as snakemake_main
+    except ImportError:
+        return subprocess.run(cmd, env=env).returncode, False
+    args = cmd[3:] if cmd[1:3] == ["-m", "snakemake"] else cmd[1:]
+    os.environ.update(env)  # what its job processes inherit (env only adds to os.environ)
+    try:
+        snakemake_main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return (code if isinstance(code, int) else 0 if code is None else 1), True
 
 
 def sandbox_configs(paths: list[str]) -> tuple[list[dict], list[dict]]:

@@ -36,6 +36,19 @@ def start_run(work_dir: str) -> None:
     forget_all()
 
 
+def end_run() -> None:
+    """Snakefile onsuccess/onerror (main process, the scheduler done): cancel Snakemake's pending
+    re-evaluation timer. After each job selection its scheduler arms a 1 s ``threading.Timer``
+    (``--max-jobs-per-timespan``, default 100/1s) that nothing needs once the run is over, but the
+    interpreter waits for it at exit: up to a second added to every run."""
+    import threading
+
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer) and \
+                getattr(thread.function, "__module__", "").startswith("snakemake.scheduling"):
+            thread.cancel()
+
+
 def restore_deleted_exports(work_dir: str) -> None:
     """When the DAG of a real run is built (not for -n): exports deleted since they were
     published come back from their artifacts (even when no job has to run)."""

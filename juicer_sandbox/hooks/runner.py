@@ -24,6 +24,7 @@ from ..config.paths import local_paths
 from ..config.refs import HPO_PARAMS, ITER_GATE, get_dotted, set_dotted, split_key
 from ..config.sandbox import load_yaml
 from ..core.hooktable import HOOKS
+from ..core.process_exit import exit_now
 from ..core.records import output_files
 from ..core.secrets import redact, resolve_secrets
 from ..dj.media import all_media_keys, place_tree, work_roots
@@ -374,3 +375,4 @@ def run_snakemake_job(smk) -> None:
         raise SystemExit(1)
     record["output_files"] = output_files(record, smk.output.artifacts)  # what the record vouches for
     write_json(context_path, record)
+    exit_now()  # the record is written: skip the interpreter's teardown (core/process_exit.py)
