@@ -33,7 +33,6 @@ include: "rules/thirdparty.smk"
 rule all:
     default_target: True
     input:
-        rules.summarize.output,
         rules.report_assets.output,
         job_records,
 

@@ -130,14 +130,16 @@ def ledger_paths(work_dir: str) -> list[str]:
 
 
 def record_checks(plan) -> list:
-    """[record, [what it reads]] per job, and the summary: Snakemake reruns a job whose inputs are newer."""
+    """[record, [what it reads]] per job, and per output of the summary and report job (rules/report.smk):
+    Snakemake reruns a job whose inputs are newer."""
     from .report import report_items
 
     checks = [[plan.context_path(job.id), [plan.context_path(d) for d in job.deps] + list(job.file_inputs)]
               for job in plan.jobs.values()]
-    summary, contexts = f"{plan.work_dir}/summary.md", [plan.context_path(j) for j in plan.summary_jobs()]
-    return checks + [[summary, contexts]] + [[f"{plan.work_dir}/report/{item['path']}", contexts + [summary]]
-                                             for item in report_items(plan)]
+    contexts = [plan.context_path(j) for j in plan.summary_jobs()]
+    outputs = [f"{plan.work_dir}/summary.json", f"{plan.work_dir}/summary.md"] + \
+        [f"{plan.work_dir}/report/{item['path']}" for item in report_items(plan)]
+    return checks + [[out, contexts] for out in outputs]
 
 
 def records_current(checks: list) -> bool:

@@ -6,7 +6,8 @@ The rule ``report_assets`` (rules/report.smk) writes, under ``<work_dir>/report/
 * per ``arm_ranking`` job: ``rankings/<job>/ranking.html`` (the table: mean ± std, n seeds, delta vs the baseline,
   per-seed rankings and Kendall tau), ``ranking.csv`` and ``ranking.png`` (bar chart, error bars = std over seeds,
   one dot per seed); per ``ranking_agreement`` job ``rankings/<job>/agreement.html``;
-* per ProbeViaAnalyzerHook job: ``stats/<job>.png``, a histogram grid of its per-sample stats (``*_stats.jsonl``);
+* per ProbeViaAnalyzerHook job: ``stats/<job>.svg``, a histogram grid of its per-sample stats (``*_stats.jsonl``;
+  SVG written directly, report_svg.py);
 * ``training_curves.png``: the loss curves of every causal-LM TrainModelHook job, overlaid;
 * per refine job: ``recipes/<job>.yaml`` (the refined recipe) and ``recipes/<job>.html`` (it, and what changed).
 
@@ -24,8 +25,9 @@ import shutil
 from pathlib import Path
 
 from .io import read_json, write_text
-from .report_figures import ranking_chart, stats_grid, training_curves  # noqa: F401 (the report's API)
+from .report_figures import ranking_chart, training_curves  # noqa: F401 (the report's API)
 from .report_pages import agreement_html, markdown_to_html, ranking_html, recipe_html  # noqa: F401
+from .report_svg import stats_grid  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def report_items(plan) -> list[dict]:
             refines = [j.id for j in jobs if j.spec.name in REFINE_HOOKS and job.id in j.deps]
             # one label only: two labels that vary together (job <-> probe name) make Snakemake's report show
             # a toggle whose other combinations match no file, and the page goes blank (a TypeError)
-            items.append(_item("stats_png", f"stats/{job.id}.png", "3. Data statistics", "stats",
+            items.append(_item("stats_svg", f"stats/{job.id}.svg", "3. Data statistics", "stats",
                                {"dataset": f"{job.id} ({name})"}, job=job.id))
             items[-1]["refines"] = refines  # their thresholds are marked on the histograms
         elif hook in REFINE_HOOKS:
@@ -144,12 +146,12 @@ def refined_thresholds(refine_records: list[dict]) -> dict[str, list[dict]]:
 # -- summary.md ---------------------------------------------------------------------------------------------------
 def ranking_summary_lines(records: list[dict]) -> list[str]:
     """Markdown for summary.md: every arm_ranking table and every ranking_agreement tau ([] when there are none)."""
-    from .components.experiment import ranking_markdown
-
     lines: list[str] = []
     for r in records:
         ranking = load_ranking(r)
         if ranking is not None:
+            from .components.experiment import ranking_markdown  # numpy: only when there is a ranking
+
             lines += ranking_markdown(ranking, title=f"{r['job']}")
     agreements = [(r, load_agreement(r)) for r in records]
     agreements = [(r, a) for r, a in agreements if a is not None]
@@ -195,7 +197,7 @@ def write_report_assets(context_paths: list[str], summary_md: str, items: list[d
                 ranking_chart(ranking, path, f"{record['job']}: {ranking['metric']} per arm, mean ± std")
         elif kind == "agreement_html":
             write_text(path, agreement_html(load_agreement(record) or {}, record["job"]))
-        elif kind == "stats_png":
+        elif kind == "stats_svg":
             stats = (record.get("outputs") or {}).get("__stats__")
             stats_path = Path(stats) if stats else next(iter(sorted(Path(record["artifacts"]).glob("*_stats.jsonl"))))
             stats_grid(stats_path, path, f"{record['job']}: per-sample stats",

@@ -1,13 +1,12 @@
-"""Figures of the report (matplotlib, Agg; imported only when plotting): ranking bar charts, per-sample stat
-histograms with the refined thresholds marked, and overlaid training curves."""
+"""Figures of the report (matplotlib, Agg; imported only when plotting): ranking bar charts and overlaid training
+curves. The per-sample stat histograms, drawn on every run, are SVG written directly (report_svg.py)."""
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
 
-from .core.names import DJ_STATS as STATS
-from .io import iter_jsonl, read_json
+from .io import read_json
 
 
 # -- figures ------------------------------------------------------------------------------------------------------
@@ -65,73 +64,6 @@ def ranking_chart(ranking: dict, path: Path, title: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)
-
-
-def _numeric_stats(stats_path: Path) -> dict[str, list[float]]:
-    values: dict[str, list[float]] = {}
-    for row in iter_jsonl(stats_path):
-        stats = row.get(STATS, row) if isinstance(row, dict) else {}
-        for key, v in (stats or {}).items():
-            if isinstance(v, list):
-                nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                nums = [v]
-            else:
-                continue
-            values.setdefault(key, []).extend(float(x) for x in nums if math.isfinite(x))
-    return {k: v for k, v in values.items() if v}
-
-
-def stats_grid(stats_path: Path, path: Path, title: str, thresholds: dict[str, list[dict]] | None = None) -> None:
-    """One histogram per stat (x clipped to the 0.5-99.5 percentiles; what falls outside is counted).
-
-    ``thresholds``: stat -> the refine job's changes for it ({arg, old, new, action}); the refined bound is drawn
-    red (dashed), the recipe's old one grey (dotted) when it differs.
-    """
-    import numpy as np
-
-    stats = _numeric_stats(stats_path)
-    n = max(1, len(stats))
-    ncols = min(3, n)
-    nrows = math.ceil(n / ncols)
-    height = 2.8 * nrows + 0.4
-    fig = _figure(4.0 * ncols, height, layout=None)  # fixed margins: the constrained solver took a second per grid
-    fig.subplots_adjust(left=0.06 if ncols > 1 else 0.12, right=0.98, bottom=0.3 / height, top=1 - 0.55 / height,
-                        wspace=0.22, hspace=0.3)
-    fig.suptitle(title, fontsize=10)
-    if not stats:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, f"no numeric stats in {stats_path.name}", ha="center", va="center")
-        ax.set_axis_off()
-    for k, (name, vals) in enumerate(stats.items()):
-        ax = fig.add_subplot(nrows, ncols, k + 1)
-        arr = np.asarray(vals)
-        lo, hi = np.percentile(arr, [0.5, 99.5])
-        if hi <= lo:
-            lo, hi = float(arr.min()) - 0.5, float(arr.max()) + 0.5
-        inside = arr[(arr >= lo) & (arr <= hi)]
-        counts, edges = np.histogram(inside, bins=40, range=(lo, hi))
-        ax.stairs(counts, edges, fill=True, color="#4c72b0", alpha=0.85)  # one patch, not 40 bars: the same bins
-        mean, median = float(arr.mean()), float(np.median(arr))
-        ax.axvline(median, color="#dd8452", linewidth=1.2, label=f"median {median:.4g}")
-        ax.axvline(mean, color="#55a868", linewidth=1.2, linestyle="--", label=f"mean {mean:.4g}")
-        _mark_thresholds(ax, (thresholds or {}).get(name, []), lo, hi)
-        outside = arr.size - inside.size
-        ax.set_title(f"{name} (n={arr.size}{f', {outside} outside' if outside else ''})", fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")  # "best" searches every bar for a free corner: seconds per grid
-        ax.tick_params(labelsize=7)
-    _save(fig, path)
-
-
-def _mark_thresholds(ax, changes: list[dict], lo: float, hi: float) -> None:
-    for ch in changes:
-        new, old = ch.get("new"), ch.get("old")
-        if isinstance(new, (int, float)) and math.isfinite(new):
-            shown = min(max(float(new), lo), hi)  # a bound outside the plotted range sits at its edge
-            ax.axvline(shown, color="#c44e52", linewidth=1.4, linestyle=(0, (4, 2)),
-                       label=f"refined {ch.get('arg')} {new:.4g}" + ("" if shown == new else " (off-axis)"))
-        if isinstance(old, (int, float)) and old != new and lo <= old <= hi:
-            ax.axvline(old, color="#888888", linewidth=1.0, linestyle=":", label=f"recipe {ch.get('arg')} {old:.4g}")
 
 
 def _smooth(ys: list[float], window: int) -> list[float]:

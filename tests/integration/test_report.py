@@ -145,9 +145,11 @@ def test_report_end_to_end(workdir):
     results = _results(html)
     by_name = {Path(k).relative_to("out/report").as_posix(): v for k, v in results.items()}
     rank_id, probe_id = jobs["rank_loss"]["job"], jobs["probe"]["job"]
-    for name in (f"rankings/{rank_id}/ranking.png", f"stats/{probe_id}.png", "training_curves.png"):
+    for name in (f"rankings/{rank_id}/ranking.png", "training_curves.png"):
         assert by_name[name]["mime_type"] == "image/png"
         assert _decoded(by_name[name]).startswith(b"\x89PNG")
+    assert by_name[f"stats/{probe_id}.svg"]["mime_type"] == "image/svg+xml"
+    assert _decoded(by_name[f"stats/{probe_id}.svg"]).startswith(b"<svg ")
     table = _decoded(by_name[f"rankings/{rank_id}/ranking.html"]).decode()
     assert "random (baseline)" in table and "Kendall" in table and "mean ± std" in table
     assert _decoded(by_name[f"rankings/{rank_id}/ranking.csv"]).decode().startswith("rank,arm,mean,std,n,")
@@ -200,14 +202,22 @@ def test_ranking_summary_lines_and_pages(tmp_path):
     assert "<b>-1.000</b> over 2 common items" in page
 
 
-def test_figures_are_pngs(tmp_path):
+def test_figures_are_pngs_and_the_stats_grid_svg(tmp_path):
+    import xml.etree.ElementTree as ET
+
     from juicer_sandbox.components.experiment import compute_arm_ranking
     from juicer_sandbox.report import ranking_chart, stats_grid, training_curves
 
     stats = tmp_path / "d_stats.jsonl"
     stats.write_text("".join(json.dumps({"__dj__stats__": {"len": i, "ratio": i / 50, "lang": "en",
                                                            "scores": [i, i + 1]}}) + "\n" for i in range(50)))
-    stats_grid(stats, tmp_path / "s.png", "t")
+    stats_grid(stats, tmp_path / "s.svg", "t <&>", {"ratio": [{"arg": "min_ratio", "old": 0.1, "new": 0.5}]})
+    svg = ET.parse(tmp_path / "s.svg").getroot()  # well-formed XML (the title is escaped)
+    texts = ["".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    # one panel per numeric stat (len, ratio, scores: every item of a list), what falls outside counted
+    assert "t <&>" in texts and "len (n=50, 2 outside)" in texts and "scores (n=100, 2 outside)" in texts
+    assert "refined min_ratio 0.5" in texts and "recipe min_ratio 0.1" in texts and "median 24.5" in texts
+    assert len(svg.findall("{http://www.w3.org/2000/svg}path")) == 3  # three histograms
     ranking = compute_arm_ranking({"evaluations": [{"arm": "a", "loss": 6.2}, {"arm": "b", "loss": 6.4}],
                                    "baseline": "b"})
     ranking_chart(ranking, tmp_path / "r.png", "t")
@@ -218,5 +228,5 @@ def test_figures_are_pngs(tmp_path):
     training_curves([{"job": "j", "meta_name": "train", "artifacts": str(art.parent), "metrics": {"seed": 1}},
                      {"job": "k", "meta_name": "tok", "artifacts": str(tmp_path / "none"), "metrics": {}}],
                     tmp_path / "c.png")
-    for name in ("s.png", "r.png", "c.png"):
+    for name in ("r.png", "c.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")

@@ -12,7 +12,7 @@ LAYERS = [
     ("components", ["components"]),
     ("config", ["config"]),
     ("hooks", ["hooks"]),
-    ("entry points", ["summary", "report", "report_pages", "report_figures", "snakemake_glue", "cli", "stale", "doctor",
+    ("entry points", ["summary", "report", "report_pages", "report_figures", "report_svg", "snakemake_glue", "cli", "stale", "doctor",
                       "noop", "__main__"]),
 ]
 ROOT = Path(juicer_sandbox.__file__).parent
