@@ -55,12 +55,14 @@ def import_graph(root: Path, cache: Path | None = None) -> dict[str, set[str]]:
     ``__init__`` is an edge only where it is imported by name (the package's own ones hold
     docstrings and re-exports).
 
-    With ``cache`` (a JSON file), a module's edges are reused when its source's SHA-256 and the
+    With ``cache`` (a JSON file; its name gets a hash of the module set), a module's edges are reused when its source's SHA-256 and the
     set of module names (and files) are the ones they were parsed from (parsing every module costs about
     0.5 s, hashing them a few ms); any other module is parsed again. A cache that cannot be read
     or written is ignored."""
     mods = package_modules(root)
     names_key = hashlib.sha256("\0".join(f"{m}={p.relative_to(root)}" for m, p in sorted(mods.items())).encode()).hexdigest()
+    if cache is not None:  # one file per set of modules: checkouts with other modules do not evict each other's
+        cache = cache.with_name(f"{cache.stem}-{names_key[:12]}{cache.suffix}")
     old = _read_cache(cache, names_key)
     new: dict[str, list] = {}
     graph: dict[str, set[str]] = {}
