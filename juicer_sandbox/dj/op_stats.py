@@ -22,7 +22,8 @@ import os
 from pathlib import Path
 
 from ..core.names import DJ_STATS as STATS
-from ..io import iter_jsonl, write_jsonl
+from ..errors import SandboxError
+from ..io import atomic_path, iter_jsonl
 from . import stat_map
 from .recipe import iter_ops
 
@@ -60,8 +61,10 @@ def _dataset_key(recipe: dict) -> str | None:
                   "settings": settings, "rows": "absolute-media"})  # rows stored since media paths are absolute
 
 
-def compute_stats_per_op(recipe: dict, cache: Path, work_dir: Path, out_path: Path, np: int = 1) -> dict | None:
-    """Write the dataset with every op's stats to out_path, computing only ops not in `cache`.
+def compute_stats_per_op(recipe: dict, cache: Path, work_dir: Path, out_path: Path, np: int = 1,
+                         stats_path: Path | None = None) -> dict | None:
+    """Write the dataset with every op's stats to out_path, computing only ops not in `cache`; with
+    `stats_path`, also the stats alone ({STATS: ...} per row), in the same pass.
 
     Returns {"rows", "computed", "reused"} (op names), or None when the recipe does not qualify.
     """
@@ -87,9 +90,10 @@ def compute_stats_per_op(recipe: dict, cache: Path, work_dir: Path, out_path: Pa
         targets = _attribute(computed, [(files[i], list(ops[i][2])) for i in missing])
         if targets is None:
             return None  # a stat key we cannot attribute to one op: compute everything together
-        _split(computed, base, targets)
+        n = _split(computed, base, targets, files, out_path, stats_path)
         computed.unlink()
-    n = write_jsonl(out_path, _merge(base, files))
+    else:
+        n = _write_merged(_merge(base, files), out_path, stats_path)
     return {"rows": n, "computed": [ops[i][0] for i in missing],
             "reused": [ops[i][0] for i in range(len(ops)) if i not in missing]}
 
@@ -105,23 +109,95 @@ def _attribute(computed: Path, targets: list[tuple[Path, list[str]]]):
     return [(targets[0][0], targets[0][1] + sorted(extra))]
 
 
-def _split(computed: Path, base: Path, targets: list[tuple[Path, list[str]]]) -> None:
-    """Store the rows without stats and each computed op's stat columns, one file each."""
-    handles = [open(f"{path}.tmp", "w", encoding="utf-8") for path, _ in targets]
+def _split(computed: Path, base: Path, targets: list[tuple[Path, list[str]]], files: list[Path], out_path: Path,
+           stats_path: Path | None) -> int:
+    """Store the rows without stats and each computed op's stat columns, one file each; and, in the same
+    pass, write the merged dataset (every op's columns in recipe order, stored ones read back) to out_path,
+    as `_merge` would from the stored files."""
+    handles = {path: open(f"{path}.tmp", "w", encoding="utf-8") for path, _ in targets}
+    stored = [None if f in handles else iter_jsonl(f) for f in files]
     try:
         def rows():
             for row in iter_jsonl(computed):
                 stats = row.pop(STATS, None) or {}
-                for fh, (_, keys) in zip(handles, targets):
-                    fh.write(json.dumps({k: stats.get(k) for k in keys}, ensure_ascii=False) + "\n")
-                yield row
+                columns = {}
+                for path, keys in targets:
+                    columns[path] = {k: stats.get(k) for k in keys}
+                    handles[path].write(json.dumps(columns[path], ensure_ascii=False) + "\n")
+                merged: dict = {}
+                for f, reader in zip(files, stored):
+                    merged.update(columns[f] if reader is None else _next_row(reader, f))
+                yield row, merged
 
-        write_jsonl(base, rows())
+        with _Writer(base) as base_fh:
+            def lines():
+                for row, merged in rows():
+                    line = json.dumps(row, ensure_ascii=False)
+                    base_fh.write(line + "\n")
+                    yield _with_stats(line, merged), merged
+
+            n = _write_lines(lines(), out_path, stats_path)
     finally:
-        for fh in handles:
+        for fh in handles.values():
             fh.close()
     for path, _ in targets:
         os.replace(f"{path}.tmp", path)
+    return n
+
+
+def _next_row(reader, path: Path) -> dict:
+    row = next(reader, None)
+    if row is None:
+        raise SandboxError(f"{path}: stored stats have fewer rows than the dataset; remove {path.parent} "
+                           f"(the probe recomputes them)")
+    return row
+
+
+def _with_stats(row_line: str, stats: dict) -> str:
+    """json.dumps({**row, STATS: stats}) from json.dumps(row) (row without STATS): the text is not encoded twice."""
+    tail = f"{json.dumps(STATS)}: {json.dumps(stats, ensure_ascii=False)}}}"
+    return "{" + tail if row_line == "{}" else f"{row_line[:-1]}, {tail}"
+
+
+def _write_merged(rows, out_path: Path, stats_path: Path | None) -> int:
+    def lines():
+        for row in rows:
+            yield json.dumps(row, ensure_ascii=False), row[STATS]
+
+    return _write_lines(lines(), out_path, stats_path)
+
+
+def _write_lines(lines, out_path: Path, stats_path: Path | None) -> int:
+    """Write (dataset line, stats) pairs: the lines to out_path, {STATS: stats} to stats_path."""
+    n = 0
+    with _Writer(out_path) as out, _Writer(stats_path) as st:
+        for line, stats in lines:
+            out.write(line + "\n")
+            if st is not None:
+                st.write(json.dumps({STATS: stats}, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+class _Writer:
+    """A text file written atomically (io.atomic_path); None in, None out."""
+
+    def __init__(self, path: Path | None):
+        self.path, self._ctx, self._fh = path, None, None
+
+    def __enter__(self):
+        if self.path is None:
+            return None
+        self._ctx = atomic_path(self.path)
+        tmp = self._ctx.__enter__()
+        self._fh = open(tmp, "w", encoding="utf-8")
+        return self._fh
+
+    def __exit__(self, *exc):
+        if self._ctx is None:
+            return False
+        self._fh.close()
+        return self._ctx.__exit__(*exc)
 
 
 def _merge(base: Path, files: list[Path]):

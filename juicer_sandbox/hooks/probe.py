@@ -53,6 +53,7 @@ def probe_via_analyzer(run: Run) -> Result:
     # before Data-Juicer starts
     recipe, checked = check_job_data(recipe, run.scratch, run.extra, run.spec.get("work_dir"))
     data_path = run.artifacts / f"{stem}.jsonl"
+    stats_path = run.artifacts / f"{stem}_stats.jsonl"
     per_op = None
     warnings = checked.setdefault("warnings", [])
     if covered_by(recipe, inherited):  # every stat is already in the data: nothing to compute
@@ -60,7 +61,8 @@ def probe_via_analyzer(run: Run) -> Result:
         n, engine = write_jsonl(data_path, copy_rows(source, iter_jsonl(source), recipe)), "stored stats"
     else:
         if not inherited:  # a raw dataset: stats stored per op survive reruns (dj/op_stats.py)
-            per_op = compute_stats_per_op(recipe, run.scratch / "op_stats", run.scratch, data_path, np=run.threads)
+            per_op = compute_stats_per_op(recipe, run.scratch / "op_stats", run.scratch, data_path, np=run.threads,
+                                          stats_path=stats_path)  # in the same pass
         if per_op is not None:
             n, engine = per_op["rows"], "Data-Juicer (changed ops only)" if per_op["reused"] else "Data-Juicer"
         else:
@@ -69,9 +71,8 @@ def probe_via_analyzer(run: Run) -> Result:
     if not warnings:
         del checked["warnings"]
     write_provenance(data_path, recipe, inherited)
-    stats_path = run.artifacts / f"{stem}_stats.jsonl"
-    # streamed (never all rows in memory): 1M documents probe in well under 2 GB
-    write_jsonl(stats_path, ({STATS: row.get(STATS, {})} for row in iter_jsonl(data_path)))
+    if per_op is None:  # streamed (never all rows in memory): 1M documents probe in well under 2 GB
+        write_jsonl(stats_path, ({STATS: row.get(STATS, {})} for row in iter_jsonl(data_path)))
     percentiles = tuple(sorted(set(DEFAULT_PERCENTILES) | set(recipe.get("percentiles") or [])))
     overall = describe_stats(iter_jsonl(stats_path), percentiles=percentiles)
     write_json(run.artifacts / "overall.json", overall)
