@@ -93,7 +93,7 @@ def compute_stats_per_op(recipe: dict, cache: Path, work_dir: Path, out_path: Pa
         n = _split(computed, base, targets, files, out_path, stats_path)
         computed.unlink()
     else:
-        n = _write_merged(_merge(base, files), out_path, stats_path)
+        n = write_with_stats(_merge(base, files), out_path, stats_path)
     return {"rows": n, "computed": [ops[i][0] for i in missing],
             "reused": [ops[i][0] for i in range(len(ops)) if i not in missing]}
 
@@ -159,10 +159,12 @@ def _with_stats(row_line: str, stats: dict) -> str:
     return "{" + tail if row_line == "{}" else f"{row_line[:-1]}, {tail}"
 
 
-def _write_merged(rows, out_path: Path, stats_path: Path | None) -> int:
+def write_with_stats(rows, out_path: Path, stats_path: Path | None) -> int:
+    """Rows (with their stats) as JSON lines to out_path and, in the same pass, {STATS: stats} per row to
+    stats_path (when given). Returns the row count."""
     def lines():
         for row in rows:
-            yield json.dumps(row, ensure_ascii=False), row[STATS]
+            yield json.dumps(row, ensure_ascii=False), row.get(STATS, {})
 
     return _write_lines(lines(), out_path, stats_path)
 

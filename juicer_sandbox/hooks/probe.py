@@ -44,7 +44,7 @@ def probe_via_analyzer(run: Run) -> Result:
 
     from ..dj.media import copy_rows
     from ..dj.preflight import check_job_data
-    from ..dj.op_stats import compute_stats_per_op
+    from ..dj.op_stats import compute_stats_per_op, write_with_stats
     from ..dj.stats_reuse import covered_by, prepare_dataset, write_provenance
 
     original = run.dj or {}
@@ -54,11 +54,12 @@ def probe_via_analyzer(run: Run) -> Result:
     recipe, checked = check_job_data(recipe, run.scratch, run.extra, run.spec.get("work_dir"))
     data_path = run.artifacts / f"{stem}.jsonl"
     stats_path = run.artifacts / f"{stem}_stats.jsonl"
-    per_op = None
+    per_op, stats_written = None, True  # the stats file is written with the data, in the same pass
     warnings = checked.setdefault("warnings", [])
     if covered_by(recipe, inherited):  # every stat is already in the data: nothing to compute
         source = recipe["dataset_path"]  # copied elsewhere: media paths made absolute
-        n, engine = write_jsonl(data_path, copy_rows(source, iter_jsonl(source), recipe)), "stored stats"
+        n = write_with_stats(copy_rows(source, iter_jsonl(source), recipe), data_path, stats_path)  # one pass
+        engine = "stored stats"
     else:
         if not inherited:  # a raw dataset: stats stored per op survive reruns (dj/op_stats.py)
             per_op = compute_stats_per_op(recipe, run.scratch / "op_stats", run.scratch, data_path, np=run.threads,
@@ -67,11 +68,11 @@ def probe_via_analyzer(run: Run) -> Result:
             n, engine = per_op["rows"], "Data-Juicer (changed ops only)" if per_op["reused"] else "Data-Juicer"
         else:
             n = compute_stats(recipe, run.scratch / "dj", data_path, np=run.threads, warnings=warnings)
-            engine = "Data-Juicer"
+            engine, stats_written = "Data-Juicer", False
     if not warnings:
         del checked["warnings"]
     write_provenance(data_path, recipe, inherited)
-    if per_op is None:  # streamed (never all rows in memory): 1M documents probe in well under 2 GB
+    if not stats_written:  # streamed (never all rows in memory): 1M documents probe in well under 2 GB
         write_jsonl(stats_path, ({STATS: row.get(STATS, {})} for row in iter_jsonl(data_path)))
     percentiles = tuple(sorted(set(DEFAULT_PERCENTILES) | set(recipe.get("percentiles") or [])))
     overall = describe_stats(iter_jsonl(stats_path), percentiles=percentiles)
