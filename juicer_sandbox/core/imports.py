@@ -55,14 +55,13 @@ def import_graph(root: Path, cache: Path | None = None) -> dict[str, set[str]]:
     ``__init__`` is an edge only where it is imported by name (the package's own ones hold
     docstrings and re-exports).
 
-    With ``cache`` (a JSON file; its name gets a hash of the module set), a module's edges are reused when its source's SHA-256 and the
+    With ``cache`` (a JSON file), a module's edges are reused when its source's SHA-256 and the
     set of module names (and files) are the ones they were parsed from (parsing every module costs about
-    0.5 s, hashing them a few ms); any other module is parsed again. A cache that cannot be read
-    or written is ignored."""
+    0.5 s, hashing them a few ms); any other module is parsed again. The file keeps the edges of the
+    last few module sets, so checkouts with other modules (worktrees, branches) sharing it do not evict
+    each other's. A cache that cannot be read or written is ignored."""
     mods = package_modules(root)
     names_key = hashlib.sha256("\0".join(f"{m}={p.relative_to(root)}" for m, p in sorted(mods.items())).encode()).hexdigest()
-    if cache is not None:  # one file per set of modules: checkouts with other modules do not evict each other's
-        cache = cache.with_name(f"{cache.stem}-{names_key[:12]}{cache.suffix}")
     old = _read_cache(cache, names_key)
     new: dict[str, list] = {}
     graph: dict[str, set[str]] = {}
@@ -74,16 +73,26 @@ def import_graph(root: Path, cache: Path | None = None) -> dict[str, set[str]]:
         graph[name] = deps
         new[name] = [sha, sorted(deps)]
     if cache is not None and new != old:
-        _write_cache(cache, {"names": names_key, "modules": new})
+        sets = {k: v for k, v in _read_sets(cache).items() if k != names_key}
+        sets[names_key] = new  # the newest last; the oldest dropped
+        _write_cache(cache, {"sets": dict(list(sets.items())[-CACHED_SETS:])})
     return graph
 
 
-def _read_cache(cache: Path | None, names_key: str) -> dict:
+CACHED_SETS = 4
+
+
+def _read_sets(cache: Path | None) -> dict:
     try:
         data = json.loads(cache.read_text(encoding="utf-8")) if cache is not None else {}
     except (OSError, ValueError):
         return {}
-    return data.get("modules") or {} if isinstance(data, dict) and data.get("names") == names_key else {}
+    sets = data.get("sets") if isinstance(data, dict) else None
+    return {k: v for k, v in sets.items() if isinstance(v, dict)} if isinstance(sets, dict) else {}
+
+
+def _read_cache(cache: Path | None, names_key: str) -> dict:
+    return _read_sets(cache).get(names_key) or {}
 
 
 def _write_cache(cache: Path, data: dict) -> None:

@@ -27,3 +27,18 @@ def test_an_unreadable_cache_is_ignored(tmp_path):
     pkg, cache = _package(tmp_path), tmp_path / "graph.json"
     cache.write_text("{not json")
     assert import_graph(pkg, cache) == import_graph(pkg)
+
+
+def test_checkouts_with_other_modules_keep_their_edges(tmp_path, monkeypatch):
+    from juicer_sandbox.core import imports
+
+    one, cache = _package(tmp_path / "one"), tmp_path / "graph.json"
+    other = _package(tmp_path / "other")
+    (other / "config" / "e.py").write_text("from . import c\n")  # another module set
+    import_graph(one, cache)
+    import_graph(other, cache)
+    parsed = []
+    real = imports._module_deps
+    monkeypatch.setattr(imports, "_module_deps", lambda *a: parsed.append(a[0]) or real(*a))
+    assert import_graph(one, cache) == import_graph(one) and import_graph(other, cache) == import_graph(other)
+    assert len(parsed) == 3 + 4  # only the two uncached reference calls parsed: both sets came from the one file
