@@ -16,6 +16,7 @@ write the same stat key, when the dataset carries stats, or when an op failed on
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -129,7 +130,7 @@ def _split(computed: Path, base: Path, targets: list[tuple[Path, list[str]]], fi
                     merged.update(columns[f] if reader is None else _next_row(reader, f))
                 yield row, merged
 
-        with _Writer(base) as base_fh:
+        with _writer(base) as base_fh:
             def lines():
                 for row, merged in rows():
                     line = json.dumps(row, ensure_ascii=False)
@@ -172,7 +173,7 @@ def write_with_stats(rows, out_path: Path, stats_path: Path | None) -> int:
 def _write_lines(lines, out_path: Path, stats_path: Path | None) -> int:
     """Write (dataset line, stats) pairs: the lines to out_path, {STATS: stats} to stats_path."""
     n = 0
-    with _Writer(out_path) as out, _Writer(stats_path) as st:
+    with _writer(out_path) as out, _writer(stats_path) as st:
         for line, stats in lines:
             out.write(line + "\n")
             if st is not None:
@@ -181,25 +182,14 @@ def _write_lines(lines, out_path: Path, stats_path: Path | None) -> int:
     return n
 
 
-class _Writer:
-    """A text file written atomically (io.atomic_path); None in, None out."""
-
-    def __init__(self, path: Path | None):
-        self.path, self._ctx, self._fh = path, None, None
-
-    def __enter__(self):
-        if self.path is None:
-            return None
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
-        self._fh = open(tmp, "w", encoding="utf-8")
-        return self._fh
-
-    def __exit__(self, *exc):
-        if self._ctx is None:
-            return False
-        self._fh.close()
-        return self._ctx.__exit__(*exc)
+@contextlib.contextmanager
+def _writer(path: Path | None):
+    """A text file written atomically (io.atomic_path); no path, no file (None)."""
+    if path is None:
+        yield None
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        yield fh
 
 
 def _merge(base: Path, files: list[Path]):
