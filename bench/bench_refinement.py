@@ -47,7 +47,7 @@ from juicer_sandbox.components.ksigma import refine_from_stats  # noqa: E402
 from juicer_sandbox.components.threshold_search import keep_mask, lm_objective, search_space  # noqa: E402
 from juicer_sandbox.core.names import DJ_STATS  # noqa: E402
 
-DATA_DRIVEN = ("ref_ppl", "classifier", "search_six", "six_ops+ref_ppl")
+DATA_DRIVEN = ("ref_ppl", "classifier", "ref_bounds", "ref_bounds+ref_ppl", "search_six", "six_ops+ref_ppl")
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -57,15 +57,32 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def corpus_files(name: str, work: Path) -> dict:
-    """raw / val / reference paths of a corpus (the second corpus and the reference prose are built here)."""
-    other = {"raw": work / "other.jsonl", "val": work / "other_val.jsonl", "reference": work / "other_ref.jsonl"}
-    if not other["raw"].exists():
-        subprocess.run([sys.executable, str(REPO / "bench/build_other_corpus.py"), "--out", str(other["raw"]),
-                        "--val-out", str(other["val"]), "--reference-out", str(other["reference"])], check=True)
+    """raw / val / reference paths of a corpus. The second corpus and its reference are built here; the demo's
+    reference is the clean documents of the demo packages that the raw draw left out
+    (tools/build_demo_corpus.py --reference-out), checked disjoint from data/demo's raw and val by text."""
     if name == "other":
+        other = {"raw": work / "other.jsonl", "val": work / "other_val.jsonl", "reference": work / "other_ref.jsonl"}
+        if not other["raw"].exists():
+            subprocess.run([sys.executable, str(REPO / "bench/build_other_corpus.py"), "--out", str(other["raw"]),
+                            "--val-out", str(other["val"]), "--reference-out", str(other["reference"])], check=True)
         return other
-    return {"raw": REPO / "data/demo/raw.jsonl.gz", "val": REPO / "data/demo/val.jsonl.gz",
-            "reference": other["reference"]}
+    files = {"raw": REPO / "data/demo/raw.jsonl.gz", "val": REPO / "data/demo/val.jsonl.gz",
+             "reference": work / "demo_ref.jsonl"}
+    if not files["reference"].exists():
+        subprocess.run([sys.executable, str(REPO / "tools/build_demo_corpus.py"), "--out", str(work / "demo_build"),
+                        "--reference-out", str(files["reference"]), "--reference-max-chars", "1000000"], check=True)
+    check_disjoint(files)
+    return files
+
+
+def check_disjoint(files: dict) -> None:
+    """The reference shares no document text with the raw pool or the validation split (else it would leak)."""
+    ref = {r["text"] for r in read_jsonl(files["reference"])}
+    for part in ("raw", "val"):
+        shared = ref & {r["text"] for r in read_jsonl(files[part])}
+        if shared:
+            raise SystemExit(f"{files['reference']}: {len(shared)} documents also in {files[part]}")
+    print(f"reference {files['reference']}: {len(ref)} docs, none in raw or val", flush=True)
 
 
 def probe(rows: list[dict], recipe: dict, work: Path, tag: str) -> list[dict]:
@@ -93,27 +110,23 @@ def six_op(recipe: dict) -> dict:
 
 def arms_of(rows, ref_rows, recipe, work: Path, args, tok: str, cost: dict) -> dict[str, np.ndarray]:
     """Each arm's keep mask over the raw sample; cost[arm] = seconds its refinement took (beyond the probe)."""
-    from juicer_sandbox.components.reference_perplexity import score_with_reference
-    from juicer_sandbox.components.threshold_search import threshold_search
+    from juicer_sandbox.components.reference_perplexity import reference_threshold, score_with_reference
+    from juicer_sandbox.components.threshold_search import reference_bounds, threshold_search
     from juicer_sandbox.models.stat_quality import train_with_auc
 
     masks = {"raw": np.ones(len(rows), dtype=bool)}
     t = time.perf_counter()
     refined, _ = refine_from_stats(recipe, [r[DJ_STATS] for r in rows], k=3, tighten=True)
-    space = search_space(refined, rows, all_bounds=True)
-    masks["ksigma_hand"] = keep_mask(space, [list(refined["process"][d["op_index"]].values())[0].get(d["arg"])
-                                             if list(refined["process"][d["op_index"]].values())[0].get(d["arg"])
-                                             is not None else (np.inf if d["upper"] else -np.inf) for d in space])
+    masks["ksigma_hand"] = mask_of(refined, rows)
     cost["ksigma_hand"] = time.perf_counter() - t
 
     t = time.perf_counter()
     (work / "raw_stats.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (work / "ref.jsonl").write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in ref_rows))
+    (work / "ref.jsonl").write_text("".join(json.dumps({"text": r["text"], DJ_STATS: r[DJ_STATS]}) + "\n"
+                                            for r in ref_rows))
     info = score_with_reference(str(work / "raw_stats.jsonl"), str(work / "ref.jsonl"), work / "ref_scored.jsonl",
                                 work, tokenizer_path=tok)
     scored = read_jsonl(work / "ref_scored.jsonl")
-    from juicer_sandbox.components.reference_perplexity import reference_threshold
-
     thr = reference_threshold(work, "ref_loss", 0.9)
     masks["ref_ppl"] = np.array([r[DJ_STATS]["ref_loss"] <= thr for r in scored])
     cost["ref_ppl"] = time.perf_counter() - t
@@ -122,25 +135,46 @@ def arms_of(rows, ref_rows, recipe, work: Path, args, tok: str, cost: dict) -> d
     t = time.perf_counter()
     stats = sorted({s for s in rows[0][DJ_STATS] if isinstance(rows[0][DJ_STATS][s], (int, float))})
     model, auc = train_with_auc([(r["text"], r[DJ_STATS]) for r in ref_rows], [(r["text"], r[DJ_STATS]) for r in rows],
-                                stats, seed=0)
+                                stats, seed=0, reference_keep=0.9)
     scores = model.score([r["text"] for r in rows], [r[DJ_STATS] for r in rows])
-    masks["classifier"] = scores >= 0.5
+    masks["classifier"] = scores >= auc["reference_threshold"]
     cost["classifier"] = time.perf_counter() - t
     cost["classifier_info"] = auc
 
-    t = time.perf_counter()
-    extra = {"dataset_path": str(work / "raw_stats.jsonl"), "reference_path": str(work / "ref.jsonl"),
-             "tokenizer_path": tok, "trials": args.trials, "search_tokens": max(4096, args.tokens // 4),
-             "validate_tokens": args.tokens, "seed": 0, "threads": args.threads, "eval_tokens": args.eval_tokens}
-    searched, sinfo = threshold_search(six_op(recipe), extra)
-    sspace = search_space(searched, rows, all_bounds=True)
-    got = [list(searched["process"][d["op_index"]].values())[0].get(d["arg"]) for d in sspace]
-    masks["search_six"] = keep_mask(sspace, [g if g is not None else (np.inf if d["upper"] else -np.inf)
-                                             for d, g in zip(sspace, got)])
-    cost["search_six"] = time.perf_counter() - t
-    cost["search_six_info"] = sinfo["validation"]
+    t = time.perf_counter()  # the six ops' bounds from the reference's stats (keep 0.9 of it)
+    bounded, binfo = reference_bounds(six_op(recipe), {"dataset_path": str(work / "raw_stats.jsonl"),
+                                                       "reference_path": str(work / "ref.jsonl")})
+    masks["ref_bounds"] = mask_of(bounded, rows)
+    cost["ref_bounds"] = time.perf_counter() - t
+    cost["ref_bounds_info"] = binfo
+    t = time.perf_counter()  # the same with a ref_loss bound, on the held-out reference (scored out of sample)
+    with_ppl = {**six_op(recipe), "process": six_op(recipe)["process"] + [
+        {"specified_numeric_field_filter": {"field_key": f"{DJ_STATS}.ref_loss"}}]}
+    bounded, binfo = reference_bounds(with_ppl, {"dataset_path": str(work / "ref_scored.jsonl"),
+                                                 "reference_path": str(work / "reference_heldout.jsonl")})
+    masks["ref_bounds+ref_ppl"] = mask_of(bounded, scored)
+    cost["ref_bounds+ref_ppl"] = time.perf_counter() - t + cost["ref_ppl"]
+    cost["ref_bounds+ref_ppl_info"] = binfo
+
+    if not args.arms or "search_six" in args.arms.split(","):
+        t = time.perf_counter()
+        extra = {"dataset_path": str(work / "raw_stats.jsonl"), "reference_path": str(work / "ref.jsonl"),
+                 "tokenizer_path": tok, "trials": args.trials, "search_tokens": max(4096, args.tokens // 4),
+                 "validate_tokens": args.tokens, "seed": 0, "threads": args.threads, "eval_tokens": args.eval_tokens}
+        searched, sinfo = threshold_search(six_op(recipe), extra)
+        masks["search_six"] = mask_of(searched, rows)
+        cost["search_six"] = time.perf_counter() - t
+        cost["search_six_info"] = {"validation": sinfo["validation"],
+                                   "trials": [(t_["kept"], t_["loss"]) for t_ in sinfo["trials"]]}
     masks["six_ops+ref_ppl"] = six_ops_mask(recipe, rows) & masks["ref_ppl"]
     return masks
+
+
+def mask_of(recipe: dict, rows: list[dict]) -> np.ndarray:
+    """The rows inside every bound the recipe writes (on the stored stats, as Data-Juicer's filters decide)."""
+    space = search_space(recipe, rows, all_bounds=True)
+    got = [(list(recipe["process"][d["op_index"]].values())[0] or {}).get(d["arg"]) for d in space]
+    return keep_mask(space, [g if g is not None else (np.inf if d["upper"] else -np.inf) for d, g in zip(space, got)])
 
 
 def six_ops_mask(recipe: dict, rows: list[dict]) -> np.ndarray:
@@ -175,7 +209,7 @@ def run_corpus(name: str, args, base: Path) -> dict:
     results: dict[str, dict] = {}
     kinds = [r.get("meta", {}).get("kind") for r in raw]
     for arm in ["raw", "random", "ksigma_hand", *DATA_DRIVEN]:
-        if args.arms and arm not in args.arms.split(","):
+        if (args.arms and arm not in args.arms.split(",")) or (arm != "random" and arm not in masks):
             continue
         losses = {}
         for seed in range(args.seeds):

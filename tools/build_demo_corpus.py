@@ -15,6 +15,12 @@ Outputs (in ``--out``, default ``data/demo``):
 * ``stats.json``    docs/chars per kind and per source package, the arguments
   and the Debian package versions the build read.
 * ``ATTRIBUTION.md`` where each part comes from, licences, rebuild command.
+* with ``--reference-out FILE``: a clean *reference* set for the data-driven refinements (reference
+  perplexity, the stats quality classifier, reference bounds; CCNet's Wikipedia role): the clean documents
+  of the same packages that the seeded clean draw left out of the raw pool (the pool holds about twice the
+  clean characters the raw pool takes), minus any text in raw or val; a seeded shuffle capped at
+  ``--reference-max-chars``.  Disjoint from raw and val by text (the held-out validation pages contribute
+  nothing); it shares pages with raw, never with val.  Writing it does not change raw/val/stats.
 
 Each row is ``{"text": str, "meta": {"source": "<package>/<file>",
 "kind": <kind>, "clean": bool}}``.  Kinds:
@@ -972,6 +978,26 @@ def write_text(path, text):
     os.replace(tmp, path)
 
 
+def write_reference(args, pools, raw_rows, val_texts, log):
+    """The clean pool documents the raw draw left out, minus raw/val texts; seeded shuffle, capped."""
+    raw_texts = {r["text"] for r in raw_rows}
+    left = [(t, s) for t, s in pools.clean if t not in raw_texts and t not in val_texts]
+    rng_for(args.seed, "reference").shuffle(left)
+    out, used = [], 0
+    for t, s in left:
+        if used >= args.reference_max_chars:
+            break
+        out.append(row(t, s, "clean"))
+        used += len(t)
+    path = args.reference_out
+    if path.endswith(".gz"):
+        write_jsonl_gz(path, out)
+    else:
+        write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out))
+    log(f"reference: {len(out)} docs / {used} chars of {len(left)} left-over clean docs -> {path}")
+    return out
+
+
 def rebuild_command(args):
     parts = ["python3 tools/build_demo_corpus.py", f"--out {args.out}", f"--seed {args.seed}",
              f"--dirty-frac {args.dirty_frac}", f"--val-frac {args.val_frac}",
@@ -1013,6 +1039,8 @@ def build(args, log=lambda m: print(m, file=sys.stderr)):
                 continue
             rows.append(row(t, s, kind))
     rng_for(args.seed, "shuffle-raw").shuffle(rows)
+    if args.reference_out:
+        write_reference(args, pools, rows, val_texts, log)
     val_rows = [row(t, s, "clean") for t, s in pools.val]
     rng_for(args.seed, "shuffle-val").shuffle(val_rows)
 
@@ -1171,6 +1199,11 @@ def parse_args(argv=None):
     ap.add_argument("--limit-pages", type=int, default=0,
                     help="use only the first N pages (sorted) of each HTML collection; "
                          "for quick tests (default 0 = all)")
+    ap.add_argument("--reference-out",
+                    help="also write a clean reference set (clean documents of the same packages left out of "
+                         "raw and val; see the module docstring) to this .jsonl or .jsonl.gz")
+    ap.add_argument("--reference-max-chars", type=int, default=2_000_000,
+                    help="cap on the reference set's characters (default 2,000,000)")
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1),
                     help="parallel HTML parsers (does not change the output)")
     ap.add_argument("--check-packages", action="store_true",

@@ -70,9 +70,10 @@ def stats_quality_classifier(cfg: dict) -> tuple[str, dict]:
     `reference_path`: the clean reference set probed with the same recipe (its rows carry the same stats; never
     the evaluation split); `dataset_path`: the probed raw pool (also the negatives unless `negative_path`).
     `stats`: the stat features (default: every stat numeric in all rows of both). Writes `scored.jsonl` (the
-    dataset with `__dj__stats__.quality_score` = P(reference-like)), `kept.jsonl` (score >= `threshold`,
-    default 0.5: the balanced classifier's decision boundary, not a tuned value) and the model. Returns
-    (the scored dataset, metrics with the held-out reference/raw AUC)."""
+    dataset with `__dj__stats__.quality_score` = P(reference-like)), `kept.jsonl` and the model. The keep rule is
+    calibrated on the held-out reference: score >= the score that keeps `reference_quantile` (default 0.9) of
+    it, as reference perplexity keeps the reference's 0.9 quantile; `threshold` sets a fixed one instead.
+    Returns (the scored dataset, metrics with the held-out reference/raw AUC and the threshold)."""
     from ..models.stat_quality import train_with_auc
 
     key = cfg.get("text_key", "text")
@@ -86,11 +87,12 @@ def stats_quality_classifier(cfg: dict) -> tuple[str, dict]:
         raise ComponentConfigError("no stat is numeric in every row of both the reference and the raw pool; probe "
                                    "both with the same recipe or name `stats`", key="stats")
     model, info = train_with_auc([(r[key], r.get(DJ_STATS) or {}) for r in ref],
-                                 [(r[key], r.get(DJ_STATS) or {}) for r in neg], stats, seed=cfg.get("seed", 42))
+                                 [(r[key], r.get(DJ_STATS) or {}) for r in neg], stats, seed=cfg.get("seed", 42),
+                                 reference_keep=cfg.get("reference_quantile", 0.9))
     scores = model.score([r[key] for r in rows], [r.get(DJ_STATS) or {} for r in rows])
     out = Path(cfg["export_path"])
     model.save(out / "stat_quality_classifier.npz")
-    threshold = cfg.get("threshold", 0.5)
+    threshold = cfg["threshold"] if cfg.get("threshold") is not None else info["reference_threshold"]
     for r, sc in zip(rows, scores):
         r[DJ_STATS] = {**(r.get(DJ_STATS) or {}), "quality_score": float(sc)}
     scored = out / "scored.jsonl"
@@ -142,7 +144,8 @@ SCHEMAS = {
         "properties": {**_COMMON, "dataset_path": _PATH, "reference_path": {"type": "string"},
                        "negative_path": {"type": ["string", "null"]}, "text_key": {"type": "string"},
                        "stats": {"type": ["array", "null"], "items": {"type": "string"}},
-                       "threshold": {"type": "number", "minimum": 0, "maximum": 1}}},
+                       "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                       "reference_quantile": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}}},
     "stats_comparison": {
         "type": "object", "additionalProperties": False, "required": ["before_path", "after_path"],
         "properties": {**_COMMON, "before_path": {"type": "string"}, "after_path": {"type": "string"}}},

@@ -14,6 +14,9 @@ the original). Each method takes the job's recipe and extra_configs and returns 
 * ``threshold_search``: Optuna over the recipe's op thresholds with a tiny LM's loss on a clean
   reference as the objective at a small budget, validated at a larger one; returns the recipe
   (components/threshold_search.py).
+* ``reference_bounds``: every bound of the recipe's ops set from the clean reference's stat quantiles, one cut
+  for all, the largest that keeps ``reference_quantile`` (default 0.9) of the reference
+  (components/threshold_search.py).
 """
 from __future__ import annotations
 
@@ -96,4 +99,11 @@ def threshold_search(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
     return search(recipe, extra)
 
 
-METHODS = {"loss_threshold": loss_threshold, "best_pools": best_pools, "threshold_search": threshold_search}
+def reference_bounds(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
+    from .threshold_search import reference_bounds as bounds
+
+    return bounds(recipe, extra)
+
+
+METHODS = {"loss_threshold": loss_threshold, "best_pools": best_pools, "threshold_search": threshold_search,
+           "reference_bounds": reference_bounds}

@@ -197,4 +197,47 @@ def threshold_search(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
     return out, info
 
 
-__all__ = ["threshold_search", "search_space", "bound_value", "keep_mask", "apply_bounds", "DEFAULT_MODEL"]
+def reference_bounds(recipe: dict | None, extra: dict) -> tuple[dict, dict]:
+    """Every bound of the recipe's ops (``all_bounds``, default true) set from the clean reference's stats, not by
+    hand (RefineRecipeViaModelFeedbackHook ``method: reference_bounds``).
+
+    ``reference_path``: the reference probed with the same recipe (its rows carry the same stats; e.g. the
+    ``reference_heldout.jsonl`` of reference perplexity, which adds ``ref_loss``; never the evaluation split).
+    Each lower bound is the reference's ``q``-quantile of its stat, each upper bound its ``1 - q``-quantile, with
+    one ``q`` for all bounds: the largest that keeps at least ``reference_quantile`` (default 0.9) of the reference
+    (bisection), as reference perplexity keeps the reference's 0.9 quantile. The bounds apply to ``dataset_path``
+    (the probed raw pool); returns the recipe with them and ``dataset_path`` = that probed dataset."""
+    for key in ("dataset_path", "reference_path"):
+        if not extra.get(key):
+            raise ComponentConfigError(f"reference_bounds needs {key}", key=key)
+    path = extra["dataset_path"]
+    path = path if isinstance(path, str) else path[0]
+    target = float(extra.get("reference_quantile", 0.9))
+    if not 0 < target <= 1:
+        raise ComponentConfigError(f"must be in (0, 1], got {target!r}", key="reference_quantile")
+    recipe = copy.deepcopy(recipe or {})
+    all_bounds = bool(extra.get("all_bounds", True))
+    ref = list(iter_jsonl(extra["reference_path"]))
+    rows = list(iter_jsonl(path))
+    ref_space = search_space(recipe, ref, all_bounds)
+    if not ref_space:
+        raise ComponentConfigError("no op of the recipe bounds a stat the reference carries; probe the reference "
+                                   "with the recipe first", key="reference_path")
+    lo, hi = 0.0, 0.5
+    for _ in range(40):  # the reference's kept share falls as q grows: the largest q that keeps >= target
+        q = (lo + hi) / 2
+        kept = keep_mask(ref_space, [bound_value(d, q) for d in ref_space]).mean()
+        lo, hi = (q, hi) if kept >= target else (lo, q)
+    bounds = [bound_value(d, lo) for d in ref_space]
+    ref_kept = float(keep_mask(ref_space, bounds).mean())
+    space = search_space(recipe, rows, all_bounds)
+    by_key = {(d["op_index"], d["arg"]): b for d, b in zip(ref_space, bounds)}
+    pairs = [(d, by_key[(d["op_index"], d["arg"])]) for d in space if (d["op_index"], d["arg"]) in by_key]
+    keep = keep_mask([d for d, _ in pairs], [b for _, b in pairs]) if pairs else np.ones(len(rows), dtype=bool)
+    out = apply_bounds(recipe, [d for d, _ in pairs], [b for _, b in pairs], path)
+    return out, {"method": "reference_bounds", "quantile": lo, "reference_kept": ref_kept,
+                 "reference_docs": len(ref), "bounds": {f"{d['op']}.{d['arg']}": b for d, b in pairs},
+                 "expected_kept": int(keep.sum()), "samples": len(rows)}
+
+
+__all__ = ["threshold_search", "reference_bounds", "search_space", "bound_value", "keep_mask", "apply_bounds", "DEFAULT_MODEL"]

@@ -142,8 +142,12 @@ def _heldout(text: str, fraction: float) -> bool:
 
 
 def train_with_auc(pos: Sequence[tuple[str, dict]], neg: Sequence[tuple[str, dict]], stats: list[str], *,
-                   heldout_fraction: float = 0.2, **kw) -> tuple[StatQualityClassifier, dict]:
-    """Train on all but a held-out part of each side; report the held-out AUC (and the n-gram-only AUC)."""
+                   heldout_fraction: float = 0.2, reference_keep: float = 0.9,
+                   **kw) -> tuple[StatQualityClassifier, dict]:
+    """Train on all but a held-out part of each side; report the held-out AUC and ``reference_threshold``: the
+    score that keeps ``reference_keep`` of the held-out reference (its ``1 - reference_keep`` quantile), the
+    data-driven keep rule (a fixed P >= 0.5 keeps almost nothing when the classifier also separates clean raw
+    documents from the reference)."""
     def split(items):
         held = [x for x in items if _heldout(x[0], heldout_fraction)]
         return [x for x in items if not _heldout(x[0], heldout_fraction)], held
@@ -156,7 +160,8 @@ def train_with_auc(pos: Sequence[tuple[str, dict]], neg: Sequence[tuple[str, dic
     sp = model.score([t for t, _ in pos_ho], [s for _, s in pos_ho])
     sn = model.score([t for t, _ in neg_ho], [s for _, s in neg_ho])
     info = {"auc_heldout": auc(sp, sn), "heldout_reference": len(pos_ho), "heldout_raw": len(neg_ho),
-            "train_reference": len(pos_tr), "train_raw": len(neg_tr), "stats": list(stats)}
+            "train_reference": len(pos_tr), "train_raw": len(neg_tr), "stats": list(stats),
+            "reference_keep": reference_keep, "reference_threshold": float(np.quantile(sp, 1 - reference_keep))}
     model.meta.update(info)
     return model, info
 

@@ -1,6 +1,7 @@
 """The data-driven refinements in one small sandbox through `snakemake` (real Data-Juicer, torch, Optuna):
 reference perplexity as a probe stat -> model feedback at the held-out reference's quantile -> processing;
-the stats + n-gram quality classifier with its held-out AUC; threshold_search returning a recipe that Data-Juicer
+the stats + n-gram quality classifier with its held-out AUC and a keep rule calibrated on the reference; the
+recipe's bounds set from the reference's stats (reference_bounds); threshold_search returning a recipe that Data-Juicer
 processes; a random arm drawn per seed, and a ranking whose combined std says it includes the pool draw."""
 from __future__ import annotations
 
@@ -63,10 +64,15 @@ def _sandbox(workdir: Path, raw: Path, ref: Path, val: Path) -> str:
             {"hook": "RefineRecipeViaModelFeedbackHook", "meta_name": "search", "dj_configs": recipe,
              "input": {"extra_configs.dataset_path": f"{a}.probe.res_1", "extra_configs.tokenizer_path": f"{a}.tok.res_1"},
              "extra_configs": search},
+            {"hook": "RefineRecipeViaModelFeedbackHook", "meta_name": "bounds", "dj_configs": recipe,
+             "input": {"extra_configs.dataset_path": f"{a}.probe.res_1",
+                       "extra_configs.reference_path": f"{a}.probe_ref.res_1"},
+             "extra_configs": {"method": "reference_bounds", "path_refined_recipe": "exports/bounds.yaml"}},
         ],
         "execution_job_configs": [
             {"hook": "ProcessDataHook", "meta_name": "process_ppl", "dj_configs": "exports/ppl.yaml"},
             {"hook": "ProcessDataHook", "meta_name": "process_search", "dj_configs": "exports/search.yaml"},
+            {"hook": "ProcessDataHook", "meta_name": "process_bounds", "dj_configs": "exports/bounds.yaml"},
             {"hook": "DataPoolManipulationHook", "meta_name": "random_s{seed}", "foreach": ["seed"],
              "input": {"extra_configs.target_like": f"{a}.process_search.res_1"},
              "extra_configs": {"type": "data_pool_downsampling", "dataset_path": str(raw), "shuffle_seed": "{seed}"}},
@@ -125,6 +131,11 @@ def _check(workdir: Path) -> None:
     assert ppl_recipe["process"][-1]["specified_numeric_field_filter"]["max_value"] == feedback["threshold"]
     classifier = _record(workdir, "evaluation_classifier")["metrics"]["res_2"]
     assert 0.5 < classifier["auc_heldout"] <= 1.0 and "stopwords_ratio" not in classifier["stats"]
+    assert classifier["threshold"] == classifier["reference_threshold"]  # calibrated on the held-out reference
+    bounds = _record(workdir, "refine_bounds")["metrics"]
+    assert bounds["method"] == "reference_bounds" and 0.9 <= bounds["reference_kept"] < 1
+    assert len(bounds["bounds"]) == 6  # both sides of the three ops, from the reference's stats
+    assert _record(workdir, "execution_process_bounds")["metrics"]["samples_out"] == bounds["expected_kept"]
     search = _record(workdir, "refine_search")["metrics"]
     assert search["method"] == "threshold_search" and len(search["trials"]) == 2
     recipe = yaml.safe_load((workdir / "exports/search.yaml").read_text())

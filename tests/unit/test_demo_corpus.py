@@ -201,3 +201,31 @@ def test_full_rebuild_matches_shipped(tmp_path):
            "--val-frac", str(a["val_frac"]), "--max-raw-chars", str(a["max_raw_chars"]))
     for name in ("raw.jsonl.gz", "val.jsonl.gz"):
         assert (tmp_path / name).read_bytes() == (DEMO / name).read_bytes(), name
+
+
+@pytest.mark.skipif(not _packages_installed(),
+                    reason="Debian corpus packages not installed (tools/install_corpus_packages.sh)")
+def test_reference_set_is_clean_disjoint_and_leaves_raw_unchanged(tmp_path):
+    """--reference-out: clean left-over documents of the demo packages, no text of raw or val, no val page, and
+    raw/val byte-identical to a build without it (the shipped corpus does not move)."""
+    args = ("--limit-pages", "25", "--max-raw-chars", "150000", "--seed", "3")
+    plain, with_ref = tmp_path / "plain", tmp_path / "with_ref"
+    _build(plain, *args)
+    _build(with_ref, *args, "--reference-out", str(tmp_path / "ref.jsonl"), "--reference-max-chars", "60000")
+    for name in ("raw.jsonl.gz", "val.jsonl.gz"):
+        assert (plain / name).read_bytes() == (with_ref / name).read_bytes(), name
+    ref = [json.loads(line) for line in (tmp_path / "ref.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    def texts(name):
+        with gzip.open(plain / name, "rt", encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh]
+
+    raw, val = texts("raw.jsonl.gz"), texts("val.jsonl.gz")
+    assert 60000 <= sum(len(r["text"]) for r in ref) < 60000 + 1600  # capped after the doc that crosses the cap
+    assert all(r["meta"]["kind"] == "clean" for r in ref)
+    ref_texts = {r["text"] for r in ref}
+    assert len(ref_texts) == len(ref)
+    assert not ref_texts & {r["text"] for r in raw} and not ref_texts & {r["text"] for r in val}
+    held = set(json.loads((plain / "stats.json").read_text())["held_out"])
+    assert not {r["meta"]["source"] for r in ref} & held  # no validation page feeds the reference
+    assert len({r["meta"]["source"].split("/")[0] for r in ref}) >= 2  # docs and fortunes, as the clean pool

@@ -149,3 +149,60 @@ def test_threshold_search_returns_a_valid_data_juicer_recipe(probed):
     # Data-Juicer's own filters, on the stored stats, keep what the search expected
     n_in, kept = filter_with_stored_stats(recipe, probed["tmp"] / "kept.jsonl")
     assert n_in == 160 and kept == info["expected_kept"]
+
+
+@pytest.fixture(scope="module")
+def probed_reference(probed):
+    """The reference probed with the same recipe (real Data-Juicer stats), as reference_bounds reads it."""
+    from juicer_sandbox.dj.engine import compute_stats
+
+    out = probed["tmp"] / "ref_probed.jsonl"
+    compute_stats({**probed["recipe"], "dataset_path": probed["ref"]}, probed["tmp"] / "dj_ref", out, np=1)
+    return str(out)
+
+
+def test_reference_bounds_keep_the_reference_share_and_drop_dirt(probed, probed_reference):
+    from juicer_sandbox.components.model_feedback import METHODS
+    from juicer_sandbox.dj.engine import filter_with_stored_stats
+    from juicer_sandbox.dj.recipe import validate_recipe
+
+    recipe, info = METHODS["reference_bounds"](probed["recipe"], {
+        "dataset_path": probed["probed"], "reference_path": probed_reference, "reference_quantile": 0.9})
+    validate_recipe(recipe, "reference_bounds")
+    assert 0.9 <= info["reference_kept"] < 1.0 and info["reference_docs"] == 80
+    # every bound of the three ops is set (both sides), from the reference, not the recipe's values
+    assert set(info["bounds"]) == {"alphanumeric_filter.min_ratio", "alphanumeric_filter.max_ratio",
+                                   "character_repetition_filter.min_ratio", "character_repetition_filter.max_ratio",
+                                   "words_num_filter.min_num", "words_num_filter.max_num"}
+    assert recipe["process"][0]["alphanumeric_filter"]["min_ratio"] > 0.25
+    n_in, kept = filter_with_stored_stats(recipe, probed["tmp"] / "ref_bounds_kept.jsonl")
+    assert n_in == 160 and kept == info["expected_kept"]
+    texts = [r["text"] for r in iter_jsonl(probed["tmp"] / "ref_bounds_kept.jsonl")]
+    assert texts and all(" " in t for t in texts)  # no blob, no character run survives
+    # a stricter share keeps less of the reference and of the data
+    _, strict = METHODS["reference_bounds"](probed["recipe"], {
+        "dataset_path": probed["probed"], "reference_path": probed_reference, "reference_quantile": 0.5})
+    assert strict["reference_kept"] < info["reference_kept"] and strict["expected_kept"] < info["expected_kept"]
+
+
+def test_stats_classifier_keep_rule_is_calibrated_on_the_held_out_reference(probed, probed_reference, tmp_path):
+    from juicer_sandbox.components.data_quality import stats_quality_classifier
+    from juicer_sandbox.models.stat_quality import _heldout
+
+    scored, info = stats_quality_classifier({"dataset_path": probed["probed"], "reference_path": probed_reference,
+                                             "export_path": str(tmp_path), "seed": 0})
+    assert info["threshold"] == info["reference_threshold"] and info["reference_keep"] == 0.9
+    model_scores = {r["text"]: r[DJ_STATS]["quality_score"] for r in iter_jsonl(scored)}
+    kept = [r["text"] for r in iter_jsonl(tmp_path / "kept.jsonl")]
+    assert len(kept) == info["kept"] and all(model_scores[t] >= info["threshold"] for t in kept)
+    # the threshold keeps about 0.9 of the held-out reference (the same hash split as the AUC)
+    from juicer_sandbox.models.stat_quality import StatQualityClassifier
+
+    model = StatQualityClassifier.load(tmp_path / "stat_quality_classifier.npz")
+    held = [r for r in iter_jsonl(probed_reference) if _heldout(r["text"], 0.2)]
+    share = float(np.mean(model.score([r["text"] for r in held], [r[DJ_STATS] for r in held]) >= info["threshold"]))
+    assert len(held) >= 8 and 0.8 <= share <= 1.0
+    # an explicit threshold still wins
+    _, fixed = stats_quality_classifier({"dataset_path": probed["probed"], "reference_path": probed_reference,
+                                         "export_path": str(tmp_path / "fixed"), "seed": 0, "threshold": 0.99})
+    assert fixed["threshold"] == 0.99 and fixed["kept"] <= info["kept"]
