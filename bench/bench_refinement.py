@@ -10,18 +10,25 @@ on each arm, with --seeds seeds, and evaluated on the corpus's clean validation 
   config/recipes/text_filters.yaml) refined by k-sigma (k = 3, tighten_only), as the demo does;
 * ``ref_ppl``: CCNet-style reference perplexity (components/reference_perplexity.py): keep ref_loss <= the 0.9
   quantile of the held-out reference;
-* ``classifier``: the stats + n-gram quality classifier (models/stat_quality.py), reference vs raw, keep P >= 0.5;
-* ``search_six``: threshold_search (components/threshold_search.py) over the six ops a DJ-Sandbox demo user brings
-  (no stopword filter), objective the tiny LM's loss on the reference at budget/4, validated at the budget;
-* ``six_ops+ref_ppl``: those six ops with the thresholds the recipe writes, then the ``ref_ppl`` bound.
+* ``classifier``: the stats + n-gram quality classifier (models/stat_quality.py), reference vs raw, keep the
+  documents scoring at least what 90% of the held-out reference scores (its 0.1 quantile);
+* ``ref_bounds``: the six ops a DJ-Sandbox demo user brings (no stopword filter), every bound (both sides) set from
+  the reference's stat quantiles, one cut keeping 90% of the reference (threshold_search.reference_bounds);
+* ``ref_bounds+ref_ppl``: the same six ops plus a ``ref_loss`` band, calibrated together on the held-out reference
+  (scored out of sample); ``ref_bounds7+ref_ppl``: the same over the seven ops the hand-set recipe names;
+* ``search_six``: threshold_search (components/threshold_search.py) over the six ops, objective the tiny LM's loss
+  on the reference at budget/4, validated at the budget;
+* ``six_ops+ref_ppl``: the six ops with the thresholds the recipe writes, then the ``ref_ppl`` bound.
 
-No data-driven arm reads a hand-set threshold or the validation split: they learn from the clean reference set
-(demo: the second corpus's held-out reference prose, i.e. generic English documentation; second corpus: its own
-held-out reference files). Every arm draws its training documents with its seed (about 3x the budget in tokens;
-the trainer samples windows, so this is the pool it sees): the spread over seeds is the combined std of training
-seed and pool draw. Gaps are printed in the two arms' pooled combined std and paired by seed.
+No data-driven arm reads a hand-set threshold or the validation split: they learn from a clean reference set in the
+corpus's domain (demo: clean documents of the demo packages the raw draw left out, ``tools/build_demo_corpus.py
+--reference-out``, checked disjoint from raw and val by text; second corpus: its own held-out reference files).
+Every arm draws its training documents with its seed (about 3x the budget in tokens; the trainer samples windows,
+so this is the pool it sees): the spread over seeds is the combined std of training seed and pool draw. Gaps are
+printed in the two arms' pooled combined std and paired by seed.
 
     python bench/bench_refinement.py --tokens 1000000             # the issue's target budget
+    nice -n 10 python bench/bench_refinement.py --corpus demo --arms random,ksigma_hand,classifier --reuse-probe --work w
     nice -n 10 python bench/bench_refinement.py --tokens 100000 --corpus other --json out.json
 """
 from __future__ import annotations
