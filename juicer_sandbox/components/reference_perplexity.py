@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.names import DJ_STATS
+from ..dj.media import read_dataset
 from ..errors import ComponentConfigError
 from ..io import iter_jsonl, write_jsonl
 
@@ -82,7 +83,7 @@ def score_with_reference(dataset_path: str, reference_path: str, out_path: str |
     model = train_ngram_lm(train, order=order, tokenizer_path=tokenizer_path)
     held_losses = model.doc_losses([r[text_key] for r in held])
     write_jsonl(Path(heldout_dir) / HELDOUT_FILE, _with_stats(held, held_losses, stat))
-    rows = list(iter_jsonl(dataset_path))
+    rows = list(read_dataset(dataset_path))  # media paths made absolute: the rows are written elsewhere
     losses = model.doc_losses([str(r.get(text_key, "")) for r in rows])
     n = write_jsonl(out_path, _with_stats(rows, losses, stat))
     return {"num_samples": n, "stat": stat, "reference_docs": len(train), "heldout_docs": len(held),
