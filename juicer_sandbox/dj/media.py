@@ -165,31 +165,40 @@ def _needles(keys: Iterable[str]) -> list[bytes]:
     return [json.dumps(k).encode() for k in keys]
 
 
+def _mentions(path: str, needles: list[bytes], chunk: int = 1 << 24) -> bool:
+    """Whether the file holds any needle, read in chunks (a text dataset of a million rows is never held whole)."""
+    keep = max(map(len, needles), default=1) - 1
+    tail = b""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            window = tail + block
+            if any(n in window for n in needles):
+                return True
+            tail = window[-keep:] if keep else b""
+    return False
+
+
 def rewrite_file(src: str, dst: str, keys: Iterable[str], roots: Iterable[str]) -> bool:
     """Write the JSON-lines dataset ``src`` as ``dst`` (may be ``src``) with its media paths valid there: relative
     ones resolved against ``src``'s directory, then placed for ``dst``'s directory. Lines naming no media key are
-    copied byte for byte; returns False (nothing written) when no line needs a change."""
+    copied byte for byte, streaming. Returns False when nothing was written (no line names a media key) or
+    ``src`` was rewritten in place with the same bytes."""
     keys, roots = list(keys), list(roots)
-    with open(src, "rb") as fh:
-        data = fh.read()
     needles = _needles(keys)
-    if not any(n in data for n in needles):
+    if not _mentions(src, needles):
         return False
     src_dir, dst_dir = media_base(src), os.path.dirname(os.path.abspath(dst))
-    out, changed = [], False
-    for line in data.splitlines(keepends=True):
-        if any(n in line for n in needles):
-            row = json.loads(line)
-            if isinstance(row, dict):
-                new = place_row(absolute_row(dict(row), keys, src_dir), keys, dst_dir, roots)
-                if new != row:
-                    line, changed = (json.dumps(new, ensure_ascii=False) + "\n").encode(), True
-        out.append(line)
-    if not changed and src == dst:
-        return False
-    with atomic_path(dst) as tmp, open(tmp, "wb") as fh:
-        fh.writelines(out)
-    return True
+    changed = False
+    with atomic_path(dst) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+        for line in fin:
+            if any(n in line for n in needles):
+                row = json.loads(line)
+                if isinstance(row, dict):
+                    new = place_row(absolute_row(dict(row), keys, src_dir), keys, dst_dir, roots)
+                    if new != row:
+                        line, changed = (json.dumps(new, ensure_ascii=False) + "\n").encode(), True
+            fout.write(line)
+    return changed or src != dst
 
 
 def place_tree(directory: str | os.PathLike, keys: Iterable[str], roots: Iterable[str]) -> list[str]:

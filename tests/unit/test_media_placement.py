@@ -96,3 +96,18 @@ def test_data_juicer_gets_absolute_copies_of_sandbox_files_in_a_mixture_or_a_dir
                      tmp_path / "scratch3", work_dir=str(work))
     copied = sorted(Path(out["dataset_path"]).rglob("*.jsonl"))
     assert len(copied) == 2 and all(os.path.isfile(_rows(c)[0]["images"][0]) for c in copied)
+
+
+def test_the_media_key_scan_finds_a_key_split_across_read_chunks(tmp_path):
+    """rewrite_file scans a dataset in chunks (a million-row text dataset is never held whole): a media key lying
+    across two chunks must still be found, and a file naming none must not be."""
+    from juicer_sandbox.dj.media import _mentions, _needles
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "abcdefg", "images": ["x.png"]}\n')
+    needles = _needles(["images", "videos"])
+    start = path.read_bytes().index(b'"images"')
+    for chunk in (4, 5, start + 3, 64):
+        assert _mentions(str(path), needles, chunk=chunk)
+    path.write_text('{"text": "images and videos, not as keys"}\n')
+    assert not any(_mentions(str(path), needles, chunk=c) for c in (3, 7, 64))
